@@ -1,0 +1,36 @@
+# kubemon: `make demo` runs the whole system with a simulated cluster; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint services stop-services bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $(STAMP)
+
+services: $(STAMP)
+	@deploy/local/ensure-services.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: services lint
+	@set -a; source .run/env; set +a; \
+	DATABASE_URL=$${KUBEMON_TEST_DATABASE_URL} REDIS_URL=$${REDIS_URL%/*}/15 $(VENV)/bin/pytest
+
+demo: services
+	@set -a; source .run/env; set +a; $(PY) deploy/local/demo.py
+
+bench: services
+	@set -a; source .run/env; set +a; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+stop-services:
+	@deploy/local/stop-services.sh
+
+clean: stop-services
+	rm -rf $(VENV) .run

@@ -1,0 +1,182 @@
+"""kubemon settings: the only module that reads the environment (see docs/configuration.md)."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from kubemon.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and not env_bool("KUBEMON_INSECURE_DEV_KEY", False):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE), or DEBUG=true for development."
+        )
+    SECRET_KEY = "kubemon-development-only-key-do-not-use-in-production"  # noqa: S105  (DEBUG only)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if not DEBUG else ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "kubemon",
+    "billing",
+    "collectors",
+    "api",
+    "web",
+    "fan",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kubemon.urls"
+WSGI_APPLICATION = "kubemon.wsgi.application"
+ASGI_APPLICATION = "kubemon.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite is the embedded default (make demo); PostgreSQL in CI and production.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'kubemon.sqlite3'}"), conn_max_age=60
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+LOGIN_URL = "/web/login/"
+
+# --- Redis: Celery broker, Channels layer, locks, the spool and live caches ---
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "kubemon")},
+    }
+}
+
+# --- InfluxDB (v1 HTTP API) ---
+INFLUXDB_URL = env_str("INFLUXDB_URL", "http://127.0.0.1:8086")
+INFLUXDB_DATABASE = env_str("INFLUXDB_DATABASE", "kubemon")
+INFLUXDB_USERNAME = env_str("INFLUXDB_USERNAME", "")
+INFLUXDB_PASSWORD = env_str("INFLUXDB_PASSWORD", "")
+INFLUXDB_TOKEN = env_str("INFLUXDB_TOKEN", "")
+INFLUXDB_TIMEOUT = env_float("INFLUXDB_TIMEOUT", 10.0)
+INFLUXDB_VERIFY_TLS = env_bool("INFLUXDB_VERIFY_TLS", True)
+# gzip costs more than it saves on loopback (docs/benchmarks.md): on for remote servers only.
+INFLUXDB_GZIP = env_bool("INFLUXDB_GZIP", False)
+INFLUXDB_BATCH_LINES = env_int("INFLUXDB_BATCH_LINES", 5000)
+INFLUXDB_RAW_RETENTION = env_str("INFLUXDB_RAW_RETENTION", "30d")
+INFLUXDB_HOURLY_RETENTION = env_str("INFLUXDB_HOURLY_RETENTION", "400d")
+# Where writes go while InfluxDB is unreachable: "redis" (a Redis list) or a directory path.
+INFLUXDB_SPOOL = env_str("INFLUXDB_SPOOL", "redis")
+INFLUXDB_SPOOL_KEY = env_str("INFLUXDB_SPOOL_KEY", "kubemon:spool")
+
+# --- Kubernetes ---
+KUBECONFIG = env_str("KUBECONFIG", "")
+KUBERNETES_IN_CLUSTER = env_bool("KUBERNETES_IN_CLUSTER", False)
+KUBERNETES_TIMEOUT = env_float("KUBERNETES_TIMEOUT", 10.0)
+GPU_EXPORTER_URLS = env_list("GPU_EXPORTER_URLS", [])
+
+# --- Collection schedule (seconds); each entry overridable from the environment ---
+COLLECT_SCHEDULE = {
+    "usage": env_float("COLLECT_USAGE_SECONDS", 15.0),
+    "inventory": env_float("COLLECT_INVENTORY_SECONDS", 30.0),
+    "gpu": env_float("COLLECT_GPU_SECONDS", 15.0),
+    "rollup": env_float("COLLECT_ROLLUP_SECONDS", 300.0),
+}
+COLLECT_TASKS = {
+    "usage": "collectors.tasks.collect_usage",
+    "inventory": "collectors.tasks.collect_inventory",
+    "gpu": "collectors.tasks.collect_gpu",
+    "rollup": "collectors.tasks.rollup_hourly",
+}
+# `expires` just under the interval: a task that waited a whole period in the queue is stale.
+CELERY_BEAT_SCHEDULE = {
+    f"collect-{name}": {
+        "task": COLLECT_TASKS[name],
+        "schedule": timedelta(seconds=seconds),
+        "options": {"expires": max(seconds * 0.9, 1.0)},
+    }
+    for name, seconds in COLLECT_SCHEDULE.items()
+    if seconds > 0
+}
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# --- API ---
+API_USERNAME = env_str("API_USERNAME", "")
+API_PASSWORD = env_str("API_PASSWORD", "")
+TEMPERATURE_PUSH_TOKEN = env_str("TEMPERATURE_PUSH_TOKEN", "")
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "kubemon API",
+    "DESCRIPTION": "Accounting and live monitoring of Kubernetes clusters.",
+    "VERSION": "0.1.0",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,62 @@
+"""kubemon's only door to InfluxDB: line-protocol writer, InfluxQL runner, schema, spool.
+
+``get_store()`` builds the store once from settings; tests call ``reset_store()`` after
+changing them.
+"""
+
+import functools
+
+from kubemon.timeseries.errors import (
+    IdentifierNotAllowed,
+    TimeseriesAuthError,
+    TimeseriesError,
+    TimeseriesQueryError,
+    TimeseriesUnavailable,
+    TimeseriesWriteError,
+)
+from kubemon.timeseries.store import Point, TimeseriesStore, WriteReport
+
+__all__ = [
+    "IdentifierNotAllowed",
+    "Point",
+    "TimeseriesAuthError",
+    "TimeseriesError",
+    "TimeseriesQueryError",
+    "TimeseriesStore",
+    "TimeseriesUnavailable",
+    "TimeseriesWriteError",
+    "WriteReport",
+    "get_store",
+    "reset_store",
+]
+
+
+@functools.cache
+def get_store():
+    from django.conf import settings
+
+    from kubemon.redis import get_redis
+    from kubemon.timeseries.client import InfluxClient
+    from kubemon.timeseries.spool import FileSpool, RedisSpool
+
+    client = InfluxClient(
+        settings.INFLUXDB_URL,
+        settings.INFLUXDB_DATABASE,
+        username=settings.INFLUXDB_USERNAME,
+        password=settings.INFLUXDB_PASSWORD,
+        token=settings.INFLUXDB_TOKEN,
+        timeout=settings.INFLUXDB_TIMEOUT,
+        verify_tls=settings.INFLUXDB_VERIFY_TLS,
+        gzip_writes=settings.INFLUXDB_GZIP,
+    )
+    if settings.INFLUXDB_SPOOL == "redis":
+        spool = RedisSpool(get_redis(), settings.INFLUXDB_SPOOL_KEY)
+    elif settings.INFLUXDB_SPOOL in ("", "none"):
+        spool = None
+    else:
+        spool = FileSpool(settings.INFLUXDB_SPOOL)
+    return TimeseriesStore(client, spool=spool, batch_lines=settings.INFLUXDB_BATCH_LINES)
+
+
+def reset_store():
+    get_store.cache_clear()

@@ -1,0 +1,142 @@
+"""Line-protocol serialisation, written for speed (DESIGN §3, docs/benchmarks.md).
+
+influxdb-client's ``Point`` does about 50,000 lines/s here, which would make serialisation the
+largest cost of a 10,000-pod cycle; this module reaches several times that by caching the
+escaped series key (measurement + sorted tags) and field keys, which repeat every cycle.
+
+Escaping follows what InfluxDB 1.x actually reads back (checked against a live 1.6 server in
+tests/timeseries/test_roundtrip.py):
+
+* measurement: comma and space are escaped;
+* tag keys, tag values, field keys: comma, space and equals sign are escaped. A backslash is
+  written as is: 1.x does not unescape ``\\\\`` in tags, so doubling it (as influxdb-client does)
+  would read back doubled;
+* string field values: double quote and backslash are escaped; newlines are allowed.
+
+Two things cannot be carried by 1.x in a name or tag value at all: a newline, and a trailing
+backslash (it escapes the separator after it). Such a value raises ``LineProtocolError`` so the
+caller can skip the one point instead of corrupting a whole batch. Empty tag values are
+omitted (InfluxDB rejects them; a missing tag matches ``tag = ''`` in InfluxQL). NaN and
+infinite floats are omitted (InfluxDB has no representation for them); a point left with no
+field yields no line.
+"""
+
+import math
+
+_MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ "})
+_KEY_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "=": "\\="})
+_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+
+# Escaped names repeat every cycle (tag values such as pod and node names, field keys);
+# caching them saves most of the cost. The caches are cleared when they grow past a bound so
+# that pod-name churn cannot grow memory without limit.
+_CACHE_LIMIT = 200_000
+_key_cache = {}
+_series_cache = {}
+
+
+class LineProtocolError(ValueError):
+    """A value that InfluxDB's line protocol cannot carry."""
+
+
+def _check_name(value, what):
+    if "\n" in value:
+        raise LineProtocolError(f"{what} {value!r} contains a newline, which line protocol cannot carry")
+    if value.endswith("\\"):
+        raise LineProtocolError(f"{what} {value!r} ends with a backslash, which line protocol cannot carry")
+
+
+def escape_measurement(name):
+    _check_name(name, "measurement")
+    if not name:
+        raise LineProtocolError("measurement name is empty")
+    return name.translate(_MEASUREMENT_ESCAPES)
+
+
+def escape_key(value):
+    """Escape a tag key, tag value or field key."""
+    try:
+        return _key_cache[value]
+    except KeyError:
+        pass
+    _check_name(value, "tag or field name")
+    escaped = value.translate(_KEY_ESCAPES)
+    if len(_key_cache) >= _CACHE_LIMIT:
+        _key_cache.clear()
+    _key_cache[value] = escaped
+    return escaped
+
+
+def escape_string_field(value):
+    return '"' + value.translate(_STRING_ESCAPES) + '"'
+
+
+def series_key(measurement, tags):
+    """``measurement,tag=value,...`` with tags sorted by key (InfluxDB's preferred order)."""
+    cache_key = (measurement, *tags.items())
+    try:
+        return _series_cache[cache_key]
+    except KeyError:
+        pass
+    parts = [escape_measurement(measurement)]
+    for key in sorted(tags):
+        value = tags[key]
+        if value is None or value == "":
+            continue
+        parts.append(escape_key(key) + "=" + escape_key(str(value)))
+    key_text = ",".join(parts)
+    if len(_series_cache) >= _CACHE_LIMIT:
+        _series_cache.clear()
+    _series_cache[cache_key] = key_text
+    return key_text
+
+
+def format_fields(fields):
+    parts = []
+    append = parts.append
+    for key, value in fields.items():
+        kind = type(value)
+        if kind is float:
+            if value != value or value in (math.inf, -math.inf):
+                continue
+            append(escape_key(key) + "=" + repr(value))
+        elif kind is int:
+            append(f"{escape_key(key)}={value}i")
+        elif kind is bool:
+            append(escape_key(key) + ("=true" if value else "=false"))
+        elif kind is str:
+            append(escape_key(key) + "=" + escape_string_field(value))
+        elif value is None:
+            continue
+        elif isinstance(value, bool):
+            append(escape_key(key) + ("=true" if value else "=false"))
+        elif isinstance(value, int):
+            append(f"{escape_key(key)}={int(value)}i")
+        elif isinstance(value, float):
+            if math.isfinite(value):
+                append(escape_key(key) + "=" + repr(float(value)))
+        else:
+            raise LineProtocolError(f"field {key!r} has unsupported type {kind.__name__}")
+    return ",".join(parts)
+
+
+def to_line(measurement, tags, fields, timestamp=None):
+    """One line, or ``None`` when no field is left to write."""
+    field_text = format_fields(fields)
+    if not field_text:
+        return None
+    head = series_key(measurement, tags)
+    if timestamp is None:
+        return f"{head} {field_text}"
+    return f"{head} {field_text} {int(timestamp)}"
+
+
+def to_lines(points):
+    """Serialise ``Point`` tuples; a point that cannot be carried raises ``LineProtocolError``."""
+    lines = []
+    append = lines.append
+    for measurement, tags, fields, timestamp in points:
+        line = to_line(measurement, tags, fields, timestamp)
+        if line is not None:
+            append(line)
+    return lines

@@ -1,0 +1,174 @@
+"""The InfluxDB schema (DESIGN §3) and the identifier whitelist built from it.
+
+Names follow Telegraf's ``kubernetes`` and ``kube_inventory`` plugins so that queries and
+dashboards made for Telegraf data work on kubemon's. Only names listed here can be placed in an
+InfluxQL statement (values always go through bound parameters).
+"""
+
+from dataclasses import dataclass, field
+
+from kubemon.timeseries.errors import IdentifierNotAllowed
+
+RAW_POLICY = "raw"
+HOURLY_POLICY = "hourly"
+RETENTION_POLICIES = (RAW_POLICY, HOURLY_POLICY, "autogen")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    name: str
+    tags: tuple
+    fields: tuple
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+CONTAINER_USAGE_FIELDS = (
+    "cpu_usage_nanocores",
+    "cpu_usage_core_nanoseconds",
+    "cpu_core_seconds",
+    "memory_usage_bytes",
+    "memory_working_set_bytes",
+    "memory_rss_bytes",
+    "memory_page_faults",
+    "memory_major_page_faults",
+    "rootfs_used_bytes",
+    "rootfs_capacity_bytes",
+    "rootfs_available_bytes",
+    "logs_used_bytes",
+    "interval_seconds",
+)
+CONTAINER_SPEC_FIELDS = (
+    "resource_requests_millicpu_units",
+    "resource_requests_memory_bytes",
+    "resource_limits_millicpu_units",
+    "resource_limits_memory_bytes",
+    "resource_requests_gpu",
+    "restarts_total",
+)
+
+MEASUREMENTS = {
+    m.name: m
+    for m in (
+        Measurement(
+            "kubernetes_pod_container",
+            ("namespace", "pod_name", "container_name", "node_name"),
+            CONTAINER_USAGE_FIELDS + CONTAINER_SPEC_FIELDS,
+            "Per-container usage from the kubelet summary, joined with the pod spec.",
+        ),
+        Measurement(
+            "kubernetes_pod_network",
+            ("namespace", "pod_name", "node_name"),
+            ("rx_bytes", "rx_errors", "tx_bytes", "tx_errors", "interval_seconds"),
+            "Per-pod network counters.",
+        ),
+        Measurement(
+            "kubernetes_pod_volume",
+            ("namespace", "pod_name", "node_name", "volume_name"),
+            ("used_bytes", "capacity_bytes", "available_bytes", "inodes", "inodes_free", "inodes_used"),
+            "Per-pod volume usage.",
+        ),
+        Measurement(
+            "kubernetes_pod",
+            ("namespace", "pod_name", "node_name"),
+            ("phase", "state", "reason", "ready_containers", "containers", "restarts_total", "owner_kind",
+             "owner_name", "uptime_seconds"),
+            "Pod inventory and live state (DESIGN §5).",
+        ),
+        Measurement(
+            "kubernetes_node",
+            ("node_name",),
+            (
+                "capacity_millicpu_cores",
+                "capacity_memory_bytes",
+                "capacity_pods",
+                "capacity_gpu",
+                "allocatable_millicpu_cores",
+                "allocatable_memory_bytes",
+                "allocatable_pods",
+                "allocatable_gpu",
+                "cpu_usage_nanocores",
+                "cpu_usage_core_nanoseconds",
+                "memory_usage_bytes",
+                "memory_working_set_bytes",
+                "memory_rss_bytes",
+                "memory_available_bytes",
+                "memory_page_faults",
+                "memory_major_page_faults",
+                "network_rx_bytes",
+                "network_rx_errors",
+                "network_tx_bytes",
+                "network_tx_errors",
+                "fs_used_bytes",
+                "fs_capacity_bytes",
+                "fs_available_bytes",
+                "ready",
+                "unschedulable",
+                "control_plane",
+                "requests_millicpu_units",
+                "requests_memory_bytes",
+                "requests_gpu",
+                "interval_seconds",
+            ),
+            "Node capacity, allocatable, usage and condition.",
+        ),
+        Measurement(
+            "gpu",
+            ("node_name", "gpu", "uuid", "model_name", "namespace", "pod_name", "container_name"),
+            ("utilization_percent", "memory_used_bytes", "memory_total_bytes", "temperature_celsius",
+             "power_watts", "interval_seconds"),
+            "GPU exporter samples (DCGM, Jetson); pod tags empty when unattributed.",
+        ),
+        Measurement("node_temperature", ("node_name", "sensor", "source"), ("celsius",), "Node temperatures."),
+        Measurement("fan", ("fan",), ("running", "speed", "mode", "reason"), "Fan state history."),
+    )
+}
+
+# Hourly rollup: one point per series per hour whose fields keep resource-time exact
+# (``*_integral`` = sum of value x interval_seconds) next to mean and max.
+ROLLUP_SUFFIXES = ("_integral", "_mean", "_max")
+
+
+def measurement(name):
+    try:
+        return MEASUREMENTS[name]
+    except KeyError:
+        raise IdentifierNotAllowed(f"unknown measurement {name!r}") from None
+
+
+def quote_identifier(name):
+    """Double-quote an identifier for InfluxQL; only call it on whitelisted names."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def allowed_identifier(name, allowed):
+    """Return ``name`` quoted if it is in ``allowed``; otherwise refuse it."""
+    if name not in allowed:
+        raise IdentifierNotAllowed(f"{name!r} is not an allowed identifier")
+    return quote_identifier(name)
+
+
+def field_identifier(measurement_name, field_name):
+    m = measurement(measurement_name)
+    base = field_name
+    for suffix in ROLLUP_SUFFIXES:
+        if field_name.endswith(suffix) and field_name[: -len(suffix)] in m.fields:
+            base = field_name[: -len(suffix)]
+    if base not in m.fields and field_name not in ("samples",):
+        raise IdentifierNotAllowed(f"{field_name!r} is not a field of {measurement_name}")
+    return quote_identifier(field_name)
+
+
+def tag_identifier(measurement_name, tag_name):
+    return allowed_identifier(tag_name, measurement(measurement_name).tags)
+
+
+def source_identifier(measurement_name, policy=RAW_POLICY, database=None):
+    """``"db"."policy"."measurement"`` (database optional) from whitelisted names only."""
+    measurement(measurement_name)
+    if policy not in RETENTION_POLICIES:
+        raise IdentifierNotAllowed(f"unknown retention policy {policy!r}")
+    text = quote_identifier(policy) + "." + quote_identifier(measurement_name)
+    if database is not None:
+        text = quote_identifier(database) + "." + text
+    return text

@@ -1,0 +1,160 @@
+"""The store: the one door to InfluxDB for every other module (DESIGN §1, §3)."""
+
+import logging
+import time
+from collections import namedtuple
+from dataclasses import dataclass, field
+
+from kubemon.timeseries.errors import TimeseriesUnavailable, TimeseriesWriteError
+from kubemon.timeseries.lineprotocol import LineProtocolError, to_line
+
+log = logging.getLogger(__name__)
+
+Point = namedtuple("Point", "measurement tags fields timestamp")
+Point.__doc__ = "One sample: measurement, tags (dict), fields (dict), timestamp (int, in the write precision)."
+
+
+@dataclass
+class WriteReport:
+    lines: int = 0
+    written: int = 0
+    spooled: int = 0
+    replayed: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    errors: list = field(default_factory=list)
+
+    def merge(self, other):
+        for name in ("lines", "written", "spooled", "replayed", "rejected", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+        return self
+
+
+class TimeseriesStore:
+    def __init__(self, client, spool=None, batch_lines=5000, retries=2, backoff=0.2, replay_budget=5.0):
+        self.client = client
+        self.spool = spool
+        self.batch_lines = batch_lines
+        self.retries = retries
+        self.backoff = backoff
+        self.replay_budget = replay_budget
+
+    # --- writing ---
+    def serialize(self, points, report=None):
+        """Line-protocol lines for ``points``; a point that cannot be carried is skipped and logged."""
+        lines = []
+        append = lines.append
+        for point in points:
+            try:
+                line = to_line(*point)
+            except LineProtocolError as exc:
+                log.warning("skipping a %s point: %s", point[0], exc)
+                if report is not None:
+                    report.skipped += 1
+                continue
+            if line is not None:
+                append(line)
+        return lines
+
+    def write(self, points, policy="raw", precision="s"):
+        report = WriteReport()
+        lines = self.serialize(points, report)
+        return report.merge(self.write_lines(lines, policy, precision))
+
+    def write_lines(self, lines, policy="raw", precision="s"):
+        """Write in batches; while InfluxDB is unreachable the batches go to the spool, in order."""
+        report = WriteReport(lines=len(lines))
+        # Older spooled batches go first so that the store sees samples in the order they came.
+        if self.spool is not None and len(self.spool):
+            report.replayed += self.replay()
+        reachable = self.spool is None or not len(self.spool)
+        for start in range(0, len(lines), self.batch_lines):
+            batch = lines[start : start + self.batch_lines]
+            body = "\n".join(batch)
+            if reachable:
+                try:
+                    self._write_with_retry(body, precision, policy)
+                    report.written += len(batch)
+                    continue
+                except TimeseriesUnavailable as exc:
+                    if self.spool is None:
+                        raise
+                    log.warning("InfluxDB unavailable, spooling the rest of this write: %s", exc)
+                    report.errors.append(str(exc))
+                    reachable = False
+                except TimeseriesWriteError as exc:
+                    # Bad data is not retried or spooled: it would be refused forever.
+                    log.error("InfluxDB rejected a batch of %d lines: %s", len(batch), exc)
+                    report.rejected += len(batch)
+                    report.errors.append(str(exc))
+                    continue
+            self.spool.push(policy, precision, body)
+            report.spooled += len(batch)
+        return report
+
+    def _write_with_retry(self, body, precision, policy):
+        attempt = 0
+        while True:
+            try:
+                return self.client.write_body(body, precision=precision, policy=policy)
+            except TimeseriesUnavailable:
+                attempt += 1
+                if attempt > self.retries:
+                    raise
+                time.sleep(self.backoff * (2 ** (attempt - 1)))
+
+    def replay(self, budget=None):
+        """Write spooled batches oldest first; stop at the first failure or when the budget is spent.
+
+        Returns the number of lines replayed. Only one worker replays at a time, so a batch is
+        never removed before it is written.
+        """
+        if self.spool is None:
+            return 0
+        budget = self.replay_budget if budget is None else budget
+        deadline = time.monotonic() + budget
+        replayed = 0
+        with self.spool.exclusive() as acquired:
+            if not acquired:
+                return 0
+            while time.monotonic() < deadline:
+                entry = self.spool.peek()
+                if entry is None:
+                    break
+                policy, precision, body = entry
+                try:
+                    self.client.write_body(body, precision=precision, policy=policy)
+                except TimeseriesUnavailable as exc:
+                    log.info("spool replay paused, InfluxDB still unavailable: %s", exc)
+                    break
+                except TimeseriesWriteError as exc:
+                    log.error("dropping a spooled batch InfluxDB refuses: %s", exc)
+                self.spool.pop()
+                replayed += body.count("\n") + 1
+        if replayed:
+            log.info("replayed %d spooled lines", replayed)
+        return replayed
+
+    # --- reading ---
+    def query(self, statement, params=None, epoch=None):
+        return self.client.query(statement, params=params, epoch=epoch)
+
+    def ensure_database(self, raw_retention="30d", hourly_retention="400d"):
+        self.client.ensure_database(raw_retention, hourly_retention)
+
+    def health(self):
+        """``{"status": "ok"|"down", ...}`` for /healthz."""
+        info = {"url": self.client.url, "database": self.client.database}
+        try:
+            info["version"] = self.client.ping()
+            info["status"] = "ok"
+        except Exception as exc:  # noqa: BLE001  (health reports any failure as down)
+            info["status"] = "down"
+            info["error"] = str(exc)
+        if self.spool is not None:
+            try:
+                info["spooled_batches"] = len(self.spool)
+            except Exception as exc:  # noqa: BLE001
+                info["spool_error"] = str(exc)
+        return info
