@@ -53,7 +53,8 @@ MEASUREMENTS = {
         Measurement(
             "kubernetes_pod_container",
             ("namespace", "pod_name", "container_name", "node_name"),
-            CONTAINER_USAGE_FIELDS + CONTAINER_SPEC_FIELDS,
+            CONTAINER_USAGE_FIELDS + CONTAINER_SPEC_FIELDS
+            + ("cpu_allocated_core_seconds", "memory_allocated_byte_seconds"),
             "Per-container usage from the kubelet summary, joined with the pod spec.",
         ),
         Measurement(
@@ -124,9 +125,40 @@ MEASUREMENTS = {
     )
 }
 
-# Hourly rollup: one point per series per hour whose fields keep resource-time exact
-# (``*_integral`` = sum of value x interval_seconds) next to mean and max.
-ROLLUP_SUFFIXES = ("_integral", "_mean", "_max")
+# Resource-time, kept exact at every resolution (DESIGN §4).
+#
+# Raw points: every gauge listed here also carries ``<field>_integral`` = value x
+# ``interval_seconds`` of that sample, written by the collectors, so a window's resource-time is
+# one server-side ``sum()``; InfluxQL 1.x cannot aggregate a product of two fields itself.
+# ``cpu_core_seconds`` is already an increment (from the kubelet's cumulative counter) and is
+# summed as it is. ``cpu_allocated_core_seconds`` and ``memory_allocated_byte_seconds`` are
+# max(request, usage) per sample, the OpenCost allocation basis.
+#
+# Hourly rollup (retention policy ``hourly``, same measurement and tags, time = hour start):
+#   <F>_integral = sum(<F>_integral)    <F>_sum = sum(<F>)    <F>_max = max(<F>)
+#   <F>_samples = count(<F>)            interval_seconds = sum(interval_seconds)
+#   and for each SUMMED_FIELDS name: <S> = sum(<S>)
+# so a query over whole hours reads the rollup and gets the same numbers as over raw data.
+INTEGRAL_FIELDS = {
+    "kubernetes_pod_container": (
+        "cpu_usage_nanocores",
+        "memory_usage_bytes",
+        "memory_working_set_bytes",
+        "memory_rss_bytes",
+        "rootfs_used_bytes",
+        "resource_requests_millicpu_units",
+        "resource_requests_memory_bytes",
+        "resource_limits_millicpu_units",
+        "resource_limits_memory_bytes",
+        "resource_requests_gpu",
+    ),
+    "kubernetes_node": ("cpu_usage_nanocores", "memory_working_set_bytes", "memory_usage_bytes"),
+    "gpu": ("utilization_percent", "memory_used_bytes", "power_watts"),
+}
+SUMMED_FIELDS = {
+    "kubernetes_pod_container": ("cpu_core_seconds", "cpu_allocated_core_seconds", "memory_allocated_byte_seconds"),
+}
+ROLLUP_SUFFIXES = ("_integral", "_sum", "_max", "_samples")
 
 
 def measurement(name):
@@ -154,7 +186,7 @@ def field_identifier(measurement_name, field_name):
     for suffix in ROLLUP_SUFFIXES:
         if field_name.endswith(suffix) and field_name[: -len(suffix)] in m.fields:
             base = field_name[: -len(suffix)]
-    if base not in m.fields and field_name not in ("samples",):
+    if base not in m.fields:
         raise IdentifierNotAllowed(f"{field_name!r} is not a field of {measurement_name}")
     return quote_identifier(field_name)
 
