@@ -132,12 +132,16 @@ COLLECT_SCHEDULE = {
     "inventory": env_float("COLLECT_INVENTORY_SECONDS", 30.0),
     "gpu": env_float("COLLECT_GPU_SECONDS", 15.0),
     "rollup": env_float("COLLECT_ROLLUP_SECONDS", 300.0),
+    "temperature": env_float("COLLECT_TEMPERATURE_SECONDS", 5.0),
+    "spool": env_float("COLLECT_SPOOL_SECONDS", 30.0),
 }
 COLLECT_TASKS = {
     "usage": "collectors.tasks.collect_usage",
     "inventory": "collectors.tasks.collect_inventory",
     "gpu": "collectors.tasks.collect_gpu",
     "rollup": "collectors.tasks.rollup_hourly",
+    "temperature": "collectors.tasks.flush_temperatures",
+    "spool": "collectors.tasks.replay_spool",
 }
 # `expires` just under the interval: a task that waited a whole period in the queue is stale.
 CELERY_BEAT_SCHEDULE = {

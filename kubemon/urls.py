@@ -6,5 +6,6 @@ from kubemon import views
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("k8s/collect/", include("api.temperature_urls")),
     path("", include("web.urls")),
 ]

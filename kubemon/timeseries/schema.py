@@ -158,6 +158,10 @@ INTEGRAL_FIELDS = {
 SUMMED_FIELDS = {
     "kubernetes_pod_container": ("cpu_core_seconds", "cpu_allocated_core_seconds", "memory_allocated_byte_seconds"),
 }
+# Cumulative counters keep their hourly maximum (``<F>_max``) so rates and totals survive the rollup.
+MAX_FIELDS = {
+    "kubernetes_pod_network": ("rx_bytes", "rx_errors", "tx_bytes", "tx_errors"),
+}
 ROLLUP_SUFFIXES = ("_integral", "_sum", "_max", "_samples")
 
 

@@ -1,0 +1,242 @@
+"""One collection cycle per source: fetch, parse, write, remember, publish.
+
+Each ``run_*`` function is what a Celery task and ``manage.py collect --once`` call. A Redis
+lock keeps a cycle from overlapping itself (a skipped cycle is logged); an unreachable API fails
+the cycle fast and marks the cluster health unknown; the next cycle retries.
+"""
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import orjson
+from django.conf import settings
+
+from collectors import gpu as gpu_collector
+from collectors import inventory, snapshot
+from collectors.kube import KubeError, get_kube
+from collectors.podspec import index_pods
+from collectors.rollup import rollup_recent
+from collectors.sampling import SamplingState
+from collectors.temperature import KNOWN_NODES_KEY, flush_temperatures
+from collectors.usage import collect_pod_usage
+from kubemon.redis import get_redis
+from kubemon.timeseries import WriteReport, get_store
+
+log = logging.getLogger(__name__)
+
+HEALTH_KEY = "kubemon:cluster:health"
+SOURCE_TIME_KEY = "kubemon:source-time"
+CYCLE_KEY = "kubemon:cycle:"
+
+
+@dataclass
+class CycleReport:
+    name: str
+    ok: bool = True
+    skipped: bool = False
+    error: str = ""
+    points: dict = field(default_factory=dict)  # measurement -> count
+    seconds: dict = field(default_factory=dict)  # phase -> seconds
+    write: WriteReport = field(default_factory=WriteReport)
+
+    def as_dict(self):
+        return {
+            "name": self.name, "ok": self.ok, "skipped": self.skipped, "error": self.error,
+            "points": self.points, "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
+            "written": self.write.written, "spooled": self.write.spooled, "replayed": self.write.replayed,
+        }
+
+
+@contextlib.contextmanager
+def cycle_lock(redis, name, timeout):
+    lock = redis.lock(f"kubemon:lock:{name}", timeout=max(timeout, 5))
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with contextlib.suppress(Exception):
+                lock.release()
+
+
+def _count(points):
+    counts = {}
+    for point in points:
+        counts[point.measurement] = counts.get(point.measurement, 0) + 1
+    return counts
+
+
+def _schedule(name):
+    return settings.COLLECT_SCHEDULE.get(name) or 15.0
+
+
+def source_now(redis):
+    """The sources' clock: the latest kubelet sample time, moved on by the wall time since.
+
+    Inventory objects carry no sample time of their own; using the kubelet's keeps every point of
+    a simulated cluster (whose clock may run fast) on one time line.
+    """
+    raw = redis.get(SOURCE_TIME_KEY)
+    if raw:
+        sample_time, seen_at = orjson.loads(raw)
+        return int(sample_time + (time.time() - seen_at))
+    return int(time.time())
+
+
+def set_health(redis, status, detail=""):
+    redis.set(HEALTH_KEY, orjson.dumps({"status": status, "detail": detail, "time": time.time()}))
+
+
+def get_health(redis):
+    raw = redis.get(HEALTH_KEY)
+    return orjson.loads(raw) if raw else {"status": "unknown", "detail": "no inventory cycle has run yet"}
+
+
+def _finish(redis, report):
+    with contextlib.suppress(Exception):
+        redis.set(CYCLE_KEY + report.name, orjson.dumps({**report.as_dict(), "time": time.time()}))
+    return report
+
+
+def _run(name, body, kube=None, store=None, redis=None):
+    redis = redis or get_redis()
+    report = CycleReport(name)
+    with cycle_lock(redis, name, int(_schedule(name) * 2)) as acquired:
+        if not acquired:
+            log.warning("%s cycle skipped: the previous one is still running", name)
+            report.skipped = True
+            return report
+        started = time.perf_counter()
+        try:
+            body(report, kube, store or get_store(), redis)
+        except KubeError as exc:
+            report.ok = False
+            report.error = str(exc)
+            log.error("%s cycle failed: %s", name, exc)
+            set_health(redis, "unknown", str(exc))
+        report.seconds["total"] = time.perf_counter() - started
+    return _finish(redis, report)
+
+
+def _write(store, points, report):
+    started = time.perf_counter()
+    lines = store.serialize(points, report.write)
+    report.seconds["serialize"] = time.perf_counter() - started
+    started = time.perf_counter()
+    report.write.merge(store.write_lines(lines))
+    report.seconds["write"] = time.perf_counter() - started
+    report.points = _count(points)
+
+
+def _usage(report, kube, store, redis):
+    kube = kube or get_kube()
+    started = time.perf_counter()
+    pods_raw = kube.list_pods()
+    nodes_raw = kube.list_nodes()
+    report.seconds["fetch_lists"] = time.perf_counter() - started
+    started = time.perf_counter()
+    pods = index_pods(pods_raw)
+    node_names = [n["metadata"]["name"] for n in nodes_raw if n.get("metadata", {}).get("name")]
+    report.seconds["parse_lists"] = time.perf_counter() - started
+    schedule = _schedule("usage")
+    sampling = SamplingState.load(redis, cap_seconds=2 * schedule, nominal_seconds=schedule)
+    result = collect_pod_usage(kube, sampling, pods, node_names)
+    report.seconds.update({k: v for k, v in result.timings.items()})
+    stamp = result.sample_time or source_now(redis)
+    points = result.points + inventory.pod_points(pods, stamp)
+    _write(store, points, report)
+    sampling.save(redis, stamp)
+    if result.sample_time:
+        redis.set(SOURCE_TIME_KEY, orjson.dumps([result.sample_time, time.time()]))
+    snapshot.publish_usage(redis, pods, result, stamp)
+
+
+def _inventory(report, kube, store, redis):
+    kube = kube or get_kube()
+    started = time.perf_counter()
+    nodes_raw = kube.list_nodes()
+    pods_raw = kube.list_pods()
+    namespaces_raw = kube.list_namespaces()
+    report.seconds["fetch"] = time.perf_counter() - started
+    pods = index_pods(pods_raw)
+    stamp = source_now(redis)
+    points, nodes = inventory.node_inventory(nodes_raw, pods, stamp)
+    _write(store, points, report)
+    health = inventory.cluster_health(nodes)
+    set_health(redis, health, "" if health == "OK" else "a control-plane node is not Ready")
+    pipe = redis.pipeline()
+    pipe.delete(KNOWN_NODES_KEY)
+    if nodes:
+        pipe.sadd(KNOWN_NODES_KEY, *nodes)
+    pipe.set(snapshot.NODES_KEY, orjson.dumps(nodes))
+    pipe.execute()
+    from billing.services import sync_namespace_labels
+
+    sync_namespace_labels(inventory.namespace_labels(namespaces_raw))
+
+
+def _gpu(report, kube, store, redis):
+    kube = kube or get_kube()
+    nodes_raw = kube.list_nodes()
+    exporters = gpu_collector.exporters_from_nodes(nodes_raw, settings.GPU_EXPORTER_URLS)
+    schedule = _schedule("gpu")
+    sampling = SamplingState.load(redis, cap_seconds=2 * schedule, nominal_seconds=schedule)
+    started = time.perf_counter()
+    points, errors = gpu_collector.collect_gpu(exporters, sampling, source_now(redis))
+    report.seconds["scrape"] = time.perf_counter() - started
+    if errors:
+        report.error = "; ".join(errors)
+    _write(store, points, report)
+    sampling.save(redis, source_now(redis))
+
+
+def _rollup(report, kube, store, redis):
+    from datetime import UTC, datetime
+
+    now = datetime.fromtimestamp(source_now(redis), UTC)
+    started = time.perf_counter()
+    report.points = rollup_recent(now, store=store)
+    report.seconds["rollup"] = time.perf_counter() - started
+
+
+def _temperatures(report, kube, store, redis):
+    report.points = {"node_temperature": flush_temperatures(redis, store)}
+
+
+def _spool(report, kube, store, redis):
+    report.write.replayed = store.replay()
+
+
+def run_usage_cycle(**kwargs):
+    return _run("usage", _usage, **kwargs)
+
+
+def run_inventory_cycle(**kwargs):
+    return _run("inventory", _inventory, **kwargs)
+
+
+def run_gpu_cycle(**kwargs):
+    return _run("gpu", _gpu, **kwargs)
+
+
+def run_rollup_cycle(**kwargs):
+    return _run("rollup", _rollup, **kwargs)
+
+
+def run_temperature_flush(**kwargs):
+    return _run("temperature", _temperatures, **kwargs)
+
+
+def run_spool_replay(**kwargs):
+    return _run("spool", _spool, **kwargs)
+
+
+CYCLES = {
+    "inventory": run_inventory_cycle,
+    "usage": run_usage_cycle,
+    "gpu": run_gpu_cycle,
+    "temperature": run_temperature_flush,
+    "rollup": run_rollup_cycle,
+}

@@ -1,0 +1,161 @@
+"""Access to the Kubernetes API through the official client, reading raw JSON where it is hot.
+
+Deserialising 10,000 pods into ``V1Pod`` models takes seconds (DESIGN §2), so list calls go
+through the client's transport (auth, TLS, kubeconfig handling) but parse the body with orjson.
+"""
+
+import functools
+import logging
+
+import orjson
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+VERBS = {"GET": "get"}
+
+
+class KubeError(Exception):
+    """The Kubernetes API could not answer the request."""
+
+
+class KubeUnavailable(KubeError):
+    """The API server is unreachable, timed out, or answered 5xx."""
+
+
+class KubeAccessDenied(KubeError):
+    """401/403: the message names the missing RBAC verb and resource."""
+
+
+class KubeNotFound(KubeError):
+    pass
+
+
+def _rbac_hint(path):
+    """``(verb, resource)`` that a Role must grant for ``path``."""
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    if "proxy" in parts:
+        return "get", "nodes/proxy"
+    if parts[:1] == ["apis"] and len(parts) > 3:
+        group = parts[1]
+        return "list", f"{parts[-1]}.{group}"
+    return "list", parts[-1] if parts else "?"
+
+
+class KubeClient:
+    def __init__(self, api_client, timeout=10.0):
+        self.api_client = api_client
+        self.timeout = timeout
+
+    @classmethod
+    def from_settings(cls):
+        from django.conf import settings
+
+        return cls.from_config(settings.KUBECONFIG, settings.KUBERNETES_IN_CLUSTER, settings.KUBERNETES_TIMEOUT)
+
+    @classmethod
+    def from_config(cls, kubeconfig="", in_cluster=False, timeout=10.0, pool_size=16):
+        configuration = k8s_client.Configuration()
+        try:
+            if in_cluster:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+            else:
+                k8s_config.load_kube_config(config_file=kubeconfig or None, client_configuration=configuration)
+        except (k8s_config.ConfigException, OSError, TypeError) as exc:
+            where = "the in-cluster service account" if in_cluster else (kubeconfig or "~/.kube/config")
+            raise KubeError(f"cannot load the Kubernetes configuration from {where}: {exc}") from exc
+        # Fail fast: a cycle that cannot reach the API is retried by the next cycle, not here.
+        configuration.retries = False
+        configuration.connection_pool_maxsize = pool_size
+        return cls(k8s_client.ApiClient(configuration), timeout=timeout)
+
+    @property
+    def server(self):
+        return self.api_client.configuration.host
+
+    def get_raw(self, path, query=None):
+        """GET ``path`` and return the body as bytes; raise a ``KubeError`` subclass on failure."""
+        params = self.api_client.param_serialize(
+            "GET",
+            path,
+            query_params=list((query or {}).items()),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api_client.call_api(*params, _request_timeout=self.timeout)
+            body = response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeUnavailable(f"the Kubernetes API at {self.server} is unreachable: {exc}") from exc
+        status = response.status
+        if status == 200:
+            return body
+        text = _status_message(body)
+        if status in (401, 403):
+            verb, resource = _rbac_hint(path)
+            raise KubeAccessDenied(
+                f"the Kubernetes API refused {path} ({status}): {text}. "
+                f"The service account needs the RBAC verb '{verb}' on '{resource}'."
+            )
+        if status == 404:
+            raise KubeNotFound(f"{path} not found: {text}")
+        if status >= 500:
+            raise KubeUnavailable(f"the Kubernetes API answered {status} for {path}: {text}")
+        raise KubeError(f"the Kubernetes API answered {status} for {path}: {text}")
+
+    def get_json(self, path, query=None):
+        return orjson.loads(self.get_raw(path, query))
+
+    def list_all(self, path, query=None, page_size=PAGE_SIZE):
+        """Every item of a list endpoint, following ``continue`` tokens."""
+        items = []
+        query = dict(query or {}, limit=page_size)
+        while True:
+            page = self.get_json(path, query)
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
+    # --- the calls kubemon makes ---
+    def version(self):
+        return self.get_json("/version")
+
+    def list_pods(self):
+        return self.list_all("/api/v1/pods")
+
+    def list_nodes(self):
+        return self.list_all("/api/v1/nodes")
+
+    def list_namespaces(self):
+        return self.list_all("/api/v1/namespaces")
+
+    def node_summary(self, node_name):
+        return self.get_json(f"/api/v1/nodes/{node_name}/proxy/stats/summary")
+
+    def pod_metrics(self):
+        return self.list_all("/apis/metrics.k8s.io/v1beta1/pods")
+
+    def node_metrics(self):
+        return self.list_all("/apis/metrics.k8s.io/v1beta1/nodes")
+
+
+def _status_message(body):
+    try:
+        status = orjson.loads(body)
+        return status.get("message") or status.get("reason") or body[:200].decode("utf-8", "replace")
+    except (orjson.JSONDecodeError, AttributeError):
+        return body[:200].decode("utf-8", "replace")
+
+
+@functools.cache
+def get_kube():
+    return KubeClient.from_settings()
+
+
+def reset_kube():
+    get_kube.cache_clear()

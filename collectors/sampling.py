@@ -1,0 +1,87 @@
+"""Per-series sampling state: how much time and counter increase a new sample stands for.
+
+Every usage point carries ``interval_seconds`` (the time since the previous sample of the same
+series, by the source's own timestamps, capped at twice the schedule) and, for containers,
+``cpu_core_seconds`` (the increase of the kubelet's cumulative counter, reset-aware). The state
+lives in one Redis hash so that any worker can continue where another left off.
+
+Re-reading a sample with the timestamp already seen yields the very same interval and
+increment, so a duplicate or retried run rewrites identical points (DESIGN §3).
+"""
+
+from dataclasses import dataclass
+
+import orjson
+
+STATE_KEY = "kubemon:sampling"
+# Forget series not seen for a day (pods churn; the hash must not grow forever).
+FORGET_AFTER_SECONDS = 86_400
+
+
+@dataclass(slots=True)
+class Sample:
+    interval: float
+    increment: float  # counter increase in counter units (0 when the series has no counter)
+
+
+class SamplingState:
+    def __init__(self, entries=None, cap_seconds=30.0, nominal_seconds=15.0):
+        self.entries = entries or {}
+        self.changed = {}
+        self.cap = cap_seconds
+        self.nominal = nominal_seconds
+
+    @classmethod
+    def load(cls, redis, cap_seconds, nominal_seconds, key=STATE_KEY):
+        raw = redis.hgetall(key)
+        entries = {k.decode(): orjson.loads(v) for k, v in raw.items()}
+        return cls(entries, cap_seconds, nominal_seconds)
+
+    def save(self, redis, now, key=STATE_KEY):
+        pipe = redis.pipeline(transaction=False)
+        if self.changed:
+            pipe.hset(key, mapping={k: orjson.dumps(v) for k, v in self.changed.items()})
+        stale = [k for k, v in self.entries.items() if now - v[0] > FORGET_AFTER_SECONDS and k not in self.changed]
+        if stale:
+            pipe.hdel(key, *stale)
+        pipe.execute()
+
+    def advance(self, key, time, start=None, counter=None, rate=None):
+        """The ``Sample`` for a new observation of series ``key``, or None for a stale one.
+
+        ``time`` and ``start`` are epoch seconds; ``counter`` is the cumulative counter (in the
+        unit of the increment), ``rate`` the instantaneous rate used only when no counter
+        history exists.
+        """
+        previous = self.entries.get(key)
+        if previous is not None:
+            prev_time, prev_counter, prev_start, prev_interval, prev_increment = previous
+            if time == prev_time:
+                return Sample(prev_interval, prev_increment)
+            if time < prev_time:
+                return None  # an older sample than one already accounted for
+            gap = time - prev_time
+            interval = min(gap, self.cap)
+            if counter is None:
+                increment = 0.0
+            elif start == prev_start and prev_counter is not None and counter >= prev_counter:
+                increment = counter - prev_counter
+            elif start is not None and time - start <= gap:
+                # Restarted within the gap: everything the new container used is in its counter.
+                increment = counter
+            else:
+                increment = (rate or 0.0) * interval
+        else:
+            since_start = time - start if start is not None else None
+            if since_start is not None and 0 <= since_start <= self.cap:
+                # A container born since the last cycle: its whole life is in this sample.
+                interval = float(since_start)
+                increment = counter if counter is not None else 0.0
+            else:
+                # First sight of a long-running series: it stands for one nominal period.
+                interval = self.nominal
+                increment = (rate or 0.0) * interval if counter is not None else 0.0
+        entry = [time, counter, start, interval, increment]
+        self.entries[key] = entry
+        self.changed[key] = entry
+        return Sample(interval, increment)

@@ -1,0 +1,327 @@
+"""Pod and container usage from the kubelet summary (or metrics.k8s.io), joined with pod specs.
+
+Produces ``kubernetes_pod_container``, ``kubernetes_pod_network``, ``kubernetes_pod_volume``,
+``kubernetes_pod`` and the usage part of ``kubernetes_node`` points, timestamped with the
+kubelet's own sample times. Field types never change (InfluxDB refuses a type conflict):
+gauges are floats, cumulative counters and counts are integers.
+"""
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from collectors.kube import KubeAccessDenied, KubeError
+from collectors.podspec import ContainerSpec
+from collectors.quantity import QuantityError, cpu_nanocores, to_bytes
+from collectors.sampling import Sample
+from collectors.timeutil import epoch_seconds
+from kubemon.timeseries import Point
+from kubemon.timeseries.schema import INTEGRAL_FIELDS
+
+log = logging.getLogger(__name__)
+
+CONTAINER = "kubernetes_pod_container"
+NETWORK = "kubernetes_pod_network"
+VOLUME = "kubernetes_pod_volume"
+POD = "kubernetes_pod"
+NODE = "kubernetes_node"
+_CONTAINER_INTEGRALS = tuple((name, name + "_integral") for name in INTEGRAL_FIELDS[CONTAINER])
+_NODE_INTEGRALS = tuple((name, name + "_integral") for name in INTEGRAL_FIELDS[NODE])
+_NO_SPEC = ContainerSpec()
+
+
+@dataclass
+class UsageResult:
+    points: list = field(default_factory=list)
+    containers: int = 0
+    skipped: int = 0
+    sample_time: int = 0
+    source: str = "summary"
+    node_usage: dict = field(default_factory=dict)  # node -> {"cpu_nanocores", "memory_bytes"}
+    pod_usage: dict = field(default_factory=dict)  # (ns, pod) -> {"cpu_nanocores", "memory_bytes"}
+    timings: dict = field(default_factory=dict)
+
+
+def _add_integrals(fields, pairs, interval):
+    for name, integral_name in pairs:
+        value = fields.get(name)
+        if value is not None:
+            fields[integral_name] = value * interval
+
+
+def _network_totals(network):
+    """rx/tx bytes and errors: the top-level figures, or the sum of the interfaces."""
+    if network is None:
+        return None
+    if "rxBytes" in network:
+        return (network.get("rxBytes", 0), network.get("rxErrors", 0), network.get("txBytes", 0),
+                network.get("txErrors", 0))
+    interfaces = network.get("interfaces") or []
+    if not interfaces:
+        return None
+    return (
+        sum(i.get("rxBytes", 0) for i in interfaces),
+        sum(i.get("rxErrors", 0) for i in interfaces),
+        sum(i.get("txBytes", 0) for i in interfaces),
+        sum(i.get("txErrors", 0) for i in interfaces),
+    )
+
+
+def container_fields(container, spec, sample, interval):
+    cpu = container.get("cpu") or {}
+    memory = container.get("memory") or {}
+    fields = {"interval_seconds": float(interval)}
+    nanocores = cpu.get("usageNanoCores")
+    if nanocores is not None:
+        fields["cpu_usage_nanocores"] = float(nanocores)
+    counter = cpu.get("usageCoreNanoSeconds")
+    if counter is not None:
+        fields["cpu_usage_core_nanoseconds"] = int(counter)
+    fields["cpu_core_seconds"] = float(sample.increment)
+    for source, target in (("usageBytes", "memory_usage_bytes"), ("workingSetBytes", "memory_working_set_bytes"),
+                           ("rssBytes", "memory_rss_bytes")):
+        value = memory.get(source)
+        if value is not None:
+            fields[target] = float(value)
+    for source, target in (("pageFaults", "memory_page_faults"), ("majorPageFaults", "memory_major_page_faults")):
+        value = memory.get(source)
+        if value is not None:
+            fields[target] = int(value)
+    rootfs = container.get("rootfs")
+    if rootfs:
+        for source, target in (("usedBytes", "rootfs_used_bytes"), ("capacityBytes", "rootfs_capacity_bytes"),
+                               ("availableBytes", "rootfs_available_bytes")):
+            if rootfs.get(source) is not None:
+                fields[target] = float(rootfs[source])
+    logs = container.get("logs")
+    if logs and logs.get("usedBytes") is not None:
+        fields["logs_used_bytes"] = float(logs["usedBytes"])
+    fields["resource_requests_millicpu_units"] = spec.requests_millicpu
+    fields["resource_requests_memory_bytes"] = spec.requests_memory
+    fields["resource_limits_millicpu_units"] = spec.limits_millicpu
+    fields["resource_limits_memory_bytes"] = spec.limits_memory
+    fields["resource_requests_gpu"] = spec.requests_gpu
+    fields["restarts_total"] = spec.restarts
+    _add_integrals(fields, _CONTAINER_INTEGRALS, interval)
+    # max(request, usage) per sample: the OpenCost allocation basis (DESIGN §4).
+    fields["cpu_allocated_core_seconds"] = max(spec.requests_millicpu / 1000.0 * interval, sample.increment)
+    fields["memory_allocated_byte_seconds"] = max(spec.requests_memory, fields.get("memory_working_set_bytes", 0.0)) \
+        * interval
+    return fields
+
+
+def summary_points(summary, pods, sampling, result):
+    """Append the points of one node's kubelet summary to ``result``."""
+    node = summary.get("node") or {}
+    node_name = node.get("nodeName", "")
+    points = result.points
+    for pod_stats in summary.get("pods") or []:
+        try:
+            ref = pod_stats["podRef"]
+            namespace, pod_name = ref["namespace"], ref["name"]
+            info = pods.get((namespace, pod_name)) if pods is not None else None
+            if pods is not None and (info is None or (info.uid and ref.get("uid") and info.uid != ref.get("uid"))):
+                # The kubelet still reports a pod the API no longer has (or a namesake): not charged.
+                continue
+            pod_cpu = pod_memory = 0.0
+            latest = 0
+            for container in pod_stats.get("containers") or []:
+                cpu = container.get("cpu") or {}
+                stamp = cpu.get("time") or (container.get("memory") or {}).get("time")
+                if not stamp:
+                    continue
+                sample_time = epoch_seconds(stamp)
+                start = epoch_seconds(container["startTime"]) if container.get("startTime") else None
+                counter = cpu.get("usageCoreNanoSeconds")
+                rate = cpu.get("usageNanoCores")
+                key = f"c/{namespace}/{pod_name}/{container['name']}"
+                sample = sampling.advance(
+                    key, sample_time, start,
+                    counter / 1e9 if counter is not None else None,
+                    rate / 1e9 if rate is not None else None,
+                )
+                if sample is None:
+                    continue
+                spec = info.containers.get(container["name"], _NO_SPEC) if info is not None else _NO_SPEC
+                fields = container_fields(container, spec, sample, sample.interval)
+                tags = {"namespace": namespace, "pod_name": pod_name, "container_name": container["name"],
+                        "node_name": node_name}
+                points.append(Point(CONTAINER, tags, fields, sample_time))
+                result.containers += 1
+                pod_cpu += fields.get("cpu_usage_nanocores", 0.0)
+                pod_memory += fields.get("memory_working_set_bytes", 0.0)
+                latest = max(latest, sample_time)
+            if latest:
+                result.pod_usage[(namespace, pod_name)] = {"cpu_nanocores": pod_cpu, "memory_bytes": pod_memory,
+                                                           "node": node_name}
+                result.sample_time = max(result.sample_time, latest)
+            network_points(pod_stats, namespace, pod_name, node_name, sampling, points)
+            volume_points(pod_stats, namespace, pod_name, node_name, points)
+        except (KeyError, TypeError, ValueError) as exc:
+            result.skipped += 1
+            log.warning("skipping pod stats on %s: %s", node_name, exc)
+    node_point = node_usage_point(node, sampling)
+    if node_point is not None:
+        points.append(node_point)
+        result.node_usage[node_name] = {
+            "cpu_nanocores": node_point.fields.get("cpu_usage_nanocores", 0.0),
+            "memory_bytes": node_point.fields.get("memory_working_set_bytes", 0.0),
+        }
+
+
+def network_points(pod_stats, namespace, pod_name, node_name, sampling, points):
+    network = pod_stats.get("network")
+    totals = _network_totals(network)
+    if totals is None or not network.get("time"):
+        return
+    sample_time = epoch_seconds(network["time"])
+    sample = sampling.advance(f"n/{namespace}/{pod_name}", sample_time)
+    if sample is None:
+        return
+    rx, rx_errors, tx, tx_errors = totals
+    points.append(Point(
+        NETWORK,
+        {"namespace": namespace, "pod_name": pod_name, "node_name": node_name},
+        {"rx_bytes": int(rx), "rx_errors": int(rx_errors), "tx_bytes": int(tx), "tx_errors": int(tx_errors),
+         "interval_seconds": float(sample.interval)},
+        sample_time,
+    ))
+
+
+def volume_points(pod_stats, namespace, pod_name, node_name, points):
+    for volume in pod_stats.get("volume") or []:
+        if not volume.get("time") or not volume.get("name"):
+            continue
+        fields = {}
+        for source, target in (("usedBytes", "used_bytes"), ("capacityBytes", "capacity_bytes"),
+                               ("availableBytes", "available_bytes")):
+            if volume.get(source) is not None:
+                fields[target] = float(volume[source])
+        for source, target in (("inodes", "inodes"), ("inodesFree", "inodes_free"), ("inodesUsed", "inodes_used")):
+            if volume.get(source) is not None:
+                fields[target] = int(volume[source])
+        if fields:
+            points.append(Point(
+                VOLUME,
+                {"namespace": namespace, "pod_name": pod_name, "node_name": node_name, "volume_name": volume["name"]},
+                fields,
+                epoch_seconds(volume["time"]),
+            ))
+
+
+def node_usage_point(node, sampling):
+    cpu = node.get("cpu") or {}
+    memory = node.get("memory") or {}
+    stamp = cpu.get("time") or memory.get("time")
+    if not stamp or not node.get("nodeName"):
+        return None
+    sample_time = epoch_seconds(stamp)
+    counter = cpu.get("usageCoreNanoSeconds")
+    sample = sampling.advance(f"node/{node['nodeName']}", sample_time)
+    if sample is None:
+        return None
+    fields = {"interval_seconds": float(sample.interval)}
+    if cpu.get("usageNanoCores") is not None:
+        fields["cpu_usage_nanocores"] = float(cpu["usageNanoCores"])
+    if counter is not None:
+        fields["cpu_usage_core_nanoseconds"] = int(counter)
+    for source, target in (("usageBytes", "memory_usage_bytes"), ("workingSetBytes", "memory_working_set_bytes"),
+                           ("rssBytes", "memory_rss_bytes"), ("availableBytes", "memory_available_bytes")):
+        if memory.get(source) is not None:
+            fields[target] = float(memory[source])
+    for source, target in (("pageFaults", "memory_page_faults"), ("majorPageFaults", "memory_major_page_faults")):
+        if memory.get(source) is not None:
+            fields[target] = int(memory[source])
+    totals = _network_totals(node.get("network"))
+    if totals is not None:
+        fields["network_rx_bytes"], fields["network_rx_errors"], fields["network_tx_bytes"], \
+            fields["network_tx_errors"] = (int(v) for v in totals)
+    fs = node.get("fs") or {}
+    for source, target in (("usedBytes", "fs_used_bytes"), ("capacityBytes", "fs_capacity_bytes"),
+                           ("availableBytes", "fs_available_bytes")):
+        if fs.get(source) is not None:
+            fields[target] = float(fs[source])
+    _add_integrals(fields, _NODE_INTEGRALS, sample.interval)
+    return Point(NODE, {"node_name": node["nodeName"]}, fields, sample_time)
+
+
+def metrics_api_points(pod_metrics, pods, sampling, result):
+    """The fallback when the node proxy is forbidden: metrics.k8s.io has rates, no counters."""
+    for item in pod_metrics:
+        try:
+            metadata = item["metadata"]
+            namespace, pod_name = metadata["namespace"], metadata["name"]
+            info = pods.get((namespace, pod_name))
+            if info is None:
+                continue
+            sample_time = epoch_seconds(item["timestamp"])
+            pod_cpu = pod_memory = 0.0
+            for container in item.get("containers") or []:
+                usage = container.get("usage") or {}
+                nanocores = cpu_nanocores(usage.get("cpu", "0"))
+                memory = to_bytes(usage.get("memory", "0"))
+                sample = sampling.advance(f"c/{namespace}/{pod_name}/{container['name']}", sample_time,
+                                          rate=nanocores / 1e9, counter=None)
+                if sample is None:
+                    continue
+                spec = info.containers.get(container["name"], _NO_SPEC)
+                cpu_seconds = nanocores / 1e9 * sample.interval
+                stats = {"cpu": {"usageNanoCores": nanocores}, "memory": {"workingSetBytes": memory}}
+                fields = container_fields(stats, spec, Sample(sample.interval, cpu_seconds), sample.interval)
+                result.points.append(Point(
+                    CONTAINER,
+                    {"namespace": namespace, "pod_name": pod_name, "container_name": container["name"],
+                     "node_name": info.node},
+                    fields,
+                    sample_time,
+                ))
+                result.containers += 1
+                pod_cpu += nanocores
+                pod_memory += memory
+            result.pod_usage[(namespace, pod_name)] = {"cpu_nanocores": pod_cpu, "memory_bytes": pod_memory,
+                                                       "node": info.node}
+            result.sample_time = max(result.sample_time, sample_time)
+        except (KeyError, TypeError, ValueError, QuantityError) as exc:
+            result.skipped += 1
+            log.warning("skipping pod metrics item: %s", exc)
+
+
+def fetch_summaries(kube, node_names, workers=16):
+    """``{node: summary or exception}``, fetched concurrently (500 nodes one by one is too slow)."""
+    def fetch(name):
+        try:
+            return name, kube.node_summary(name)
+        except KubeError as exc:
+            return name, exc
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(node_names)))) as pool:
+        return dict(pool.map(fetch, node_names))
+
+
+def collect_pod_usage(kube, sampling, pods, node_names, workers=16):
+    """Usage points for every running container; ``pods`` is the ``index_pods`` of the pod list."""
+    result = UsageResult()
+    started = time.perf_counter()
+    summaries = fetch_summaries(kube, node_names, workers)
+    result.timings["fetch_summaries"] = time.perf_counter() - started
+    denied = [s for s in summaries.values() if isinstance(s, KubeAccessDenied)]
+    if denied and len(denied) == len(summaries):
+        log.warning("the node proxy is forbidden (%s); falling back to metrics.k8s.io", denied[0])
+        started = time.perf_counter()
+        items = kube.pod_metrics()
+        result.timings["fetch_metrics"] = time.perf_counter() - started
+        started = time.perf_counter()
+        result.source = "metrics.k8s.io"
+        metrics_api_points(items, pods, sampling, result)
+        result.timings["parse"] = time.perf_counter() - started
+        return result
+    started = time.perf_counter()
+    for node_name, summary in summaries.items():
+        if isinstance(summary, Exception):
+            log.warning("no summary from node %s: %s", node_name, summary)
+            result.skipped += 1
+            continue
+        summary_points(summary, pods, sampling, result)
+    result.timings["parse"] = time.perf_counter() - started
+    return result

@@ -1,0 +1,63 @@
+import pytest
+
+from collectors.sampling import SamplingState
+
+
+def test_consecutive_samples_charge_the_counter_increase_and_the_gap():
+    state = SamplingState(cap_seconds=30, nominal_seconds=15)
+    state.advance("c", 1000, start=0, counter=100.0, rate=0.5)
+    sample = state.advance("c", 1015, start=0, counter=107.5, rate=0.5)
+    assert (sample.interval, sample.increment) == (15, 7.5)
+
+
+def test_the_same_sample_twice_gives_the_same_interval_and_increment():
+    state = SamplingState(cap_seconds=30, nominal_seconds=15)
+    state.advance("c", 1000, start=0, counter=100.0)
+    first = state.advance("c", 1015, start=0, counter=107.5)
+    again = state.advance("c", 1015, start=0, counter=107.5)
+    assert again == first
+
+
+def test_an_older_sample_than_one_already_seen_is_ignored():
+    state = SamplingState()
+    state.advance("c", 1000, start=0, counter=1.0)
+    assert state.advance("c", 990, start=0, counter=0.5) is None
+
+
+def test_a_gap_longer_than_the_cap_charges_the_cap_but_keeps_the_exact_counter():
+    state = SamplingState(cap_seconds=30, nominal_seconds=15)
+    state.advance("c", 1000, start=0, counter=10.0)
+    sample = state.advance("c", 1300, start=0, counter=160.0)
+    assert sample.interval == 30
+    assert sample.increment == 150.0
+
+
+def test_a_restart_inside_the_gap_charges_the_new_containers_counter():
+    state = SamplingState(cap_seconds=30, nominal_seconds=15)
+    state.advance("c", 1000, start=0, counter=500.0)
+    sample = state.advance("c", 1015, start=1008, counter=2.0)
+    assert (sample.interval, sample.increment) == (15, 2.0)
+
+
+def test_a_container_born_since_the_last_cycle_is_charged_from_its_start():
+    state = SamplingState(cap_seconds=30, nominal_seconds=15)
+    sample = state.advance("c", 1010, start=1000, counter=4.0, rate=0.4)
+    assert (sample.interval, sample.increment) == (10, 4.0)
+
+
+def test_state_survives_a_round_trip_through_redis(redis_db):
+    state = SamplingState(cap_seconds=30, nominal_seconds=15)
+    state.advance("c/ns/pod/app", 1000, start=0, counter=1.0)
+    state.save(redis_db, now=1000)
+    loaded = SamplingState.load(redis_db, cap_seconds=30, nominal_seconds=15)
+    assert loaded.advance("c/ns/pod/app", 1015, start=0, counter=2.5).increment == pytest.approx(1.5)
+
+
+def test_series_not_seen_for_a_day_are_forgotten(redis_db):
+    state = SamplingState()
+    state.advance("old", 1000, start=0, counter=1.0)
+    state.save(redis_db, now=1000)
+    state = SamplingState.load(redis_db, 30, 15)
+    state.advance("new", 1000 + 90_000, start=0, counter=1.0)
+    state.save(redis_db, now=1000 + 90_000)
+    assert set(SamplingState.load(redis_db, 30, 15).entries) == {"new"}

@@ -1,0 +1,123 @@
+"""The usage collector's parsing, against real kubelet and metrics-server payloads."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from collectors.podspec import ContainerSpec, PodInfo
+from collectors.sampling import SamplingState
+from collectors.timeutil import epoch_seconds
+from collectors.usage import UsageResult, metrics_api_points, summary_points
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def _load(name):
+    return json.loads((SAMPLES / name).read_text())
+
+
+def _points_by(result, measurement):
+    return [p for p in result.points if p.measurement == measurement]
+
+
+def test_it_turns_a_docker_era_summary_into_container_points():
+    result = UsageResult()
+    summary_points(_load("kubelet-stats-summary.json"), None, SamplingState(), result)
+    containers = _points_by(result, "kubernetes_pod_container")
+    agent = next(p for p in containers if p.tags["pod_name"] == "dd-agent-ntepl"
+                 and p.tags["container_name"] == "agent")
+    assert agent.tags == {"namespace": "datadog", "pod_name": "dd-agent-ntepl", "container_name": "agent",
+                          "node_name": "gke-lenaic-pool-1-1c8b424c-wnkn"}
+    assert agent.timestamp == epoch_seconds("2019-11-20T13:13:11Z")
+    assert agent.fields["cpu_usage_nanocores"] == 12477758.0
+    assert agent.fields["cpu_usage_core_nanoseconds"] == 2505102601908
+    assert agent.fields["memory_working_set_bytes"] == 86441984.0
+    assert agent.fields["memory_rss_bytes"] == 80277504.0
+    assert agent.fields["memory_page_faults"] == 661023
+    assert agent.fields["rootfs_used_bytes"] == 5275648.0
+    # First sight of a day-old container: it stands for one nominal period, CPU estimated from its rate.
+    assert agent.fields["interval_seconds"] == 15.0
+    assert agent.fields["cpu_core_seconds"] == pytest.approx(12477758 / 1e9 * 15)
+    assert agent.fields["memory_working_set_bytes_integral"] == 86441984.0 * 15
+    assert result.containers == len(containers) == 6
+
+
+def test_it_writes_network_volume_and_node_points():
+    result = UsageResult()
+    summary_points(_load("kubelet-stats-summary.json"), None, SamplingState(), result)
+    network = {p.tags["pod_name"]: p for p in _points_by(result, "kubernetes_pod_network")}
+    assert network["dd-agent-ntepl"].fields["rx_bytes"] == 2529297883
+    volumes = [p.tags["volume_name"] for p in _points_by(result, "kubernetes_pod_volume")
+               if p.tags["pod_name"] == "dd-agent-ntepl"]
+    assert volumes == ["config", "s6-run", "confd", "datadog-token-kj5hr"]
+    node = _points_by(result, "kubernetes_node")[0]
+    assert node.tags == {"node_name": "gke-lenaic-pool-1-1c8b424c-wnkn"}
+    assert node.fields["cpu_usage_nanocores"] == 112148031.0
+
+
+def test_it_sums_interfaces_when_a_containerd_summary_has_no_pod_totals():
+    summary = _load("kubelet-stats-summary-containerd-2023.json")
+    result = UsageResult()
+    summary_points(summary, None, SamplingState(), result)
+    assert len(_points_by(result, "kubernetes_pod_container")) == 5
+    node = _points_by(result, "kubernetes_node")[0]
+    interfaces = summary["node"]["network"]["interfaces"]
+    assert node.fields["network_rx_bytes"] == sum(i["rxBytes"] for i in interfaces)
+
+
+def test_it_accepts_a_container_with_only_a_working_set():
+    fragment = _load("kubelet-stats-summary-podstats-gke-2025-fragment.json")
+    result = UsageResult()
+    summary_points({"node": {"nodeName": "n1"}, "pods": [fragment]}, None, SamplingState(), result)
+    point = _points_by(result, "kubernetes_pod_container")[0]
+    assert point.fields["memory_working_set_bytes"] == 76451840.0
+    assert "memory_usage_bytes" not in point.fields
+
+
+def test_it_joins_the_pod_spec_and_charges_max_of_request_and_usage():
+    summary = _load("kubelet-stats-summary.json")
+    pod = summary["pods"][0]
+    info = PodInfo("datadog", "dd-agent-ntepl", pod["podRef"]["uid"], "n", "Running", "running", "Running", "", "",
+                   "", {"agent": ContainerSpec(requests_millicpu=500.0, requests_memory=2**30, requests_gpu=1.0)})
+    result = UsageResult()
+    summary_points(summary, {("datadog", "dd-agent-ntepl"): info}, SamplingState(), result)
+    containers = _points_by(result, "kubernetes_pod_container")
+    # Pods the API does not list are not charged.
+    assert {p.tags["pod_name"] for p in containers} == {"dd-agent-ntepl"}
+    agent = next(p for p in containers if p.tags["container_name"] == "agent")
+    assert agent.fields["resource_requests_millicpu_units"] == 500.0
+    assert agent.fields["resource_requests_gpu_integral"] == 15.0
+    assert agent.fields["cpu_allocated_core_seconds"] == pytest.approx(0.5 * 15)  # request above usage
+    assert agent.fields["memory_allocated_byte_seconds"] == 2**30 * 15
+
+
+def test_it_skips_a_pod_whose_uid_differs_from_the_listed_one():
+    summary = _load("kubelet-stats-summary.json")
+    info = PodInfo("datadog", "dd-agent-ntepl", "another-uid", "n", "Running", "running", "", "", "", "", {})
+    result = UsageResult()
+    summary_points(summary, {("datadog", "dd-agent-ntepl"): info}, SamplingState(), result)
+    assert _points_by(result, "kubernetes_pod_container") == []
+
+
+def test_one_broken_pod_entry_is_skipped():
+    summary = _load("kubelet-stats-summary.json")
+    summary["pods"].insert(0, {"podRef": {"name": "broken"}, "containers": [{"cpu": {"time": "nonsense"}}]})
+    result = UsageResult()
+    summary_points(summary, None, SamplingState(), result)
+    assert result.skipped == 1
+    assert result.containers == 6
+
+
+def test_it_falls_back_to_metrics_server_rates():
+    items = _load("metrics-k8s-io-pods.json")["items"]
+    pods = {(i["metadata"]["namespace"], i["metadata"]["name"]):
+            PodInfo(i["metadata"]["namespace"], i["metadata"]["name"], "", "node-a", "Running", "running", "", "", "",
+                    "", {}) for i in items}
+    result = UsageResult()
+    metrics_api_points(items, pods, SamplingState(), result)
+    tomcat = next(p for p in result.points if p.tags["pod_name"] == "tomcat-t6q74")
+    assert tomcat.fields["cpu_usage_nanocores"] == 259106.0
+    assert tomcat.fields["memory_working_set_bytes"] == 650528 * 1024
+    assert tomcat.tags["node_name"] == "node-a"
+    assert tomcat.timestamp == epoch_seconds("2018-12-06T02:21:43Z")
