@@ -1,0 +1,83 @@
+"""The agents' temperature push: GET with the token in the path, POST with it in a header."""
+
+import pytest
+from django.test import override_settings
+
+from collectors.temperature import KNOWN_NODES_KEY, QUEUE_KEY, flush_temperatures
+
+TOKEN = "s3cret-push-token"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("push_token")]
+
+
+@pytest.fixture
+def push_token():
+    with override_settings(TEMPERATURE_PUSH_TOKEN=TOKEN):
+        yield
+
+
+def _celsius_rows(store):
+    series = store.query('SELECT "celsius" FROM "node_temperature" GROUP BY "node_name"')
+    return {s["tags"]["node_name"]: [v[1] for v in s["values"]] for s in series}
+
+
+def test_it_stores_a_pushed_temperature(client, store, redis_db):
+    response = client.get(f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-1", "value": "48312"})
+    assert response.status_code == 200
+    assert response.json()["celsius"] == 48.312
+    assert flush_temperatures(redis_db, store) == 1
+    assert _celsius_rows(store) == {"rpi-1": [48.312]}
+
+
+def test_it_accepts_a_post_with_the_token_in_a_header(client, store, redis_db):
+    response = client.post("/k8s/collect/temperature", {"node": "rpi-2", "value": "-1500"},
+                           HTTP_X_KUBEMON_TOKEN=TOKEN)
+    assert response.status_code == 200
+    flush_temperatures(redis_db, store)
+    assert _celsius_rows(store) == {"rpi-2": [-1.5]}
+
+
+@pytest.mark.parametrize(
+    "path, params, status, message",
+    [
+        ("/k8s/collect/wrong/temperature", {"node": "rpi-1", "value": "40000"}, 403, "invalid token"),
+        (f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-1", "value": "hot"}, 400, "value:"),
+        (f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-1", "value": "40.5"}, 400, "value:"),
+        (f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-1", "value": "150001"}, 400, "between"),
+        (f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-1", "value": "-50001"}, 400, "between"),
+        (f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-1"}, 400, "value is required"),
+        (f"/k8s/collect/{TOKEN}/temperature", {"value": "40000"}, 400, "node is required"),
+        (f"/k8s/collect/{TOKEN}/temperature", {"node": "RPI_1; DROP", "value": "40000"}, 400, "DNS-1123"),
+        (f"/k8s/collect/{TOKEN}/temperature", {"node": "a" * 300, "value": "40000"}, 400, "node:"),
+        (f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-1", "value": "4" * 5000}, 400, "too long"),
+    ],
+)
+def test_it_refuses_bad_pushes_and_writes_nothing(client, redis_db, path, params, status, message):
+    response = client.get(path, params)
+    assert response.status_code == status
+    body = response.json()
+    assert body["code"] == status and message in body["message"]
+    assert redis_db.llen(QUEUE_KEY) == 0
+
+
+def test_it_refuses_a_node_the_inventory_does_not_know(client, redis_db):
+    redis_db.sadd(KNOWN_NODES_KEY, "rpi-1")
+    assert client.get(f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-1", "value": "1"}).status_code == 200
+    response = client.get(f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-9", "value": "1"})
+    assert response.status_code == 400 and "unknown node" in response.json()["message"]
+    assert redis_db.llen(QUEUE_KEY) == 1
+
+
+def test_a_post_without_the_header_is_refused(client, redis_db):
+    response = client.post("/k8s/collect/temperature", {"node": "rpi-2", "value": "1000"})
+    assert response.status_code == 403
+    assert redis_db.llen(QUEUE_KEY) == 0
+
+
+def test_the_push_is_refused_when_no_token_is_configured(client, redis_db):
+    with override_settings(TEMPERATURE_PUSH_TOKEN=""):
+        response = client.get("/k8s/collect/anything/temperature", {"node": "rpi-1", "value": "1"})
+    assert response.status_code == 403 and "disabled" in response.json()["message"]
+
+
+def test_a_wrong_method_gets_405(client):
+    assert client.put(f"/k8s/collect/{TOKEN}/temperature").status_code == 405
