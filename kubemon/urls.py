@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 
 from kubemon import views
@@ -9,3 +11,7 @@ urlpatterns = [
     path("k8s/collect/", include("api.temperature_urls")),
     path("", include("web.urls")),
 ]
+
+if settings.DEBUG:
+    # The demo runs under uvicorn with DEBUG on; production serves static files from STATIC_ROOT.
+    urlpatterns += staticfiles_urlpatterns()

@@ -1,0 +1,137 @@
+"""``make demo``: the whole of kubemon on this machine, watching a simulated cluster.
+
+Starts a throw-away InfluxDB, migrates the embedded SQLite database, creates a demo tenant and
+user, then runs the simulated cluster, a Celery worker with beat, and the ASGI server on
+http://127.0.0.1:8000. Ctrl-C stops everything it started.
+"""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / ".run"
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from influxdb_server import InfluxServer  # noqa: E402
+
+HOST, PORT = "127.0.0.1", int(os.environ.get("KUBEMON_DEMO_PORT", "8000"))
+DEMO_USER, DEMO_TENANT = "demo", "demo-lab"
+
+
+def persistent_secret(name):
+    path = RUN / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def manage(*args, env, input_text=None, check=True):
+    return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, input=input_text, text=True,
+                          check=check, capture_output=True)
+
+
+def wait_for_http(url, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def main():
+    RUN.mkdir(exist_ok=True)
+    influx = InfluxServer(data_dir=RUN / "demo-influxdb")
+    children = []
+
+    def stop(*_):
+        for child in reversed(children):
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        influx.cleanup()
+        print("\nkubemon demo stopped.")
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print("starting InfluxDB...")
+    influx.start()
+    kubeconfig = RUN / "simcluster.kubeconfig"
+    push_token = persistent_secret("temperature-token")
+    env = dict(
+        os.environ,
+        DEBUG="true",
+        SECRET_KEY=persistent_secret("secret-key"),
+        DATABASE_URL=os.environ.get("KUBEMON_DEMO_DATABASE_URL", f"sqlite:///{RUN / 'demo.sqlite3'}"),
+        INFLUXDB_URL=influx.url,
+        INFLUXDB_DATABASE="kubemon",
+        KUBECONFIG=str(kubeconfig),
+        TEMPERATURE_PUSH_TOKEN=push_token,
+        PYTHONUNBUFFERED="1",
+    )
+    try:
+        print("preparing the database...")
+        manage("migrate", "--noinput", env=env)
+        manage("setupinfluxdb", env=env)
+        password = persistent_secret("demo-password")
+        manage("createtenant", DEMO_TENANT, "--name", "Demo Lab", "--namespaces", "team-a,ml-lab", env=env,
+               check=False)
+        manage("createuser", "--username", DEMO_USER, "--email", "demo@example.org", "--tenant", DEMO_TENANT,
+               "--role", "admin", "--staff", "--password-stdin", env=env, input_text=password + "\n", check=False)
+        log = open(RUN / "demo.log", "a")
+        print("starting the simulated cluster...")
+        children.append(subprocess.Popen(
+            [PYTHON, "manage.py", "simcluster", "--nodes", "8", "--pods", "120", "--gpu-nodes", "2",
+             "--jetson-nodes", "1", "--port", "0", "--kubeconfig", str(kubeconfig),
+             "--push-temperatures-to", f"http://{HOST}:{PORT}", "--token", push_token],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        for _ in range(100):
+            if kubeconfig.exists():
+                break
+            time.sleep(0.1)
+        print("starting Celery (worker and beat)...")
+        children.append(subprocess.Popen(
+            [PYTHON, "-m", "celery", "-A", "kubemon", "worker", "--beat", "--loglevel=INFO", "--concurrency=2",
+             "--schedule", str(RUN / "celerybeat-schedule")],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        print("starting the web server...")
+        children.append(subprocess.Popen(
+            [PYTHON, "-m", "uvicorn", "kubemon.asgi:application", "--host", HOST, "--port", str(PORT)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        if not wait_for_http(f"http://{HOST}:{PORT}/healthz"):
+            print(f"the web server did not start; see {RUN / 'demo.log'}")
+            stop()
+    except subprocess.CalledProcessError as exc:
+        print(f"demo set-up failed: {' '.join(exc.cmd[1:])}\n{exc.stdout}{exc.stderr}")
+        stop()
+    print(f"""
+kubemon is running: http://{HOST}:{PORT}/
+  login:    {DEMO_USER} / {password}   (tenant {DEMO_TENANT}, staff)
+  API:      http://{HOST}:{PORT}/api/metrics
+  health:   http://{HOST}:{PORT}/healthz
+  logs:     {RUN / 'demo.log'}
+Press Ctrl-C to stop.""", flush=True)
+    while True:
+        for child in children:
+            if child.poll() is not None:
+                print(f"a demo process exited ({child.args[2:4]}); see {RUN / 'demo.log'}")
+                stop()
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()
