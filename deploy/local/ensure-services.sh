@@ -29,7 +29,9 @@ fi
 redis_url=${REDIS_URL:-redis://127.0.0.1:6379/0}
 redis_host_port=${redis_url#redis://}; redis_host_port=${redis_host_port%%/*}
 redis_port=${redis_host_port##*:}
-redis_ok() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && { printf 'PING\r\n' >&3; read -r -t 2 reply <&3; [[ "$reply" == +PONG* ]]; }; }
+redis_ok() {
+  ( exec 3<>/dev/tcp/127.0.0.1/"$1" && printf 'PING\r\n' >&3 && read -r -t 2 reply <&3 && [[ "$reply" == +PONG* ]] ) 2>/dev/null
+}
 if redis_ok "$redis_port"; then
   echo "REDIS_URL=$redis_url" >> "$env_file"
 else
