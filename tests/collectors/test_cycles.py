@@ -1,0 +1,55 @@
+"""Cycle behaviour that needs no cluster: an unreachable API, overlapping runs, the collect command."""
+
+import pytest
+import yaml
+from django.core.management import CommandError, call_command
+
+from collectors import cycles
+from collectors.kube import KubeClient, KubeUnavailable
+
+
+@pytest.fixture
+def dead_api_kubeconfig(tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "dead",
+        "clusters": [{"name": "dead", "cluster": {"server": "http://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "dead", "context": {"cluster": "dead", "user": "u"}}],
+    }))
+    return path
+
+
+def test_an_unreachable_api_fails_fast_with_a_clear_error(dead_api_kubeconfig):
+    kube = KubeClient.from_config(str(dead_api_kubeconfig), timeout=2)
+    with pytest.raises(KubeUnavailable, match="unreachable"):
+        kube.list_pods()
+
+
+@pytest.mark.django_db
+def test_a_cycle_against_an_unreachable_api_reports_and_marks_health_unknown(dead_api_kubeconfig, redis_db, store):
+    kube = KubeClient.from_config(str(dead_api_kubeconfig), timeout=2)
+    report = cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)
+    assert not report.ok
+    assert "unreachable" in report.error
+    assert cycles.get_health(redis_db)["status"] == "unknown"
+
+
+@pytest.mark.django_db
+def test_a_cycle_is_skipped_while_the_previous_one_holds_the_lock(dead_api_kubeconfig, redis_db, store):
+    kube = KubeClient.from_config(str(dead_api_kubeconfig), timeout=2)
+    with cycles.cycle_lock(redis_db, "usage", 30) as acquired:
+        assert acquired
+        report = cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)
+    assert report.skipped
+
+
+def test_a_missing_kubeconfig_is_named():
+    with pytest.raises(Exception, match="/nonexistent/kubeconfig"):
+        KubeClient.from_config("/nonexistent/kubeconfig")
+
+
+@pytest.mark.django_db
+def test_collect_refuses_an_unknown_cycle_name():
+    with pytest.raises(CommandError, match="unknown cycle"):
+        call_command("collect", "--once", "--only", "usage,bogus")
