@@ -28,8 +28,24 @@ def influxdb_status():
     return get_store().health()
 
 
+def cluster_status():
+    """The watched cluster's health as the last inventory cycle saw it (``OK``, ``KO`` or ``unknown``)."""
+    from collectors.cycles import get_health
+    from kubemon.redis import get_redis
+
+    try:
+        return get_health(get_redis())
+    except Exception as exc:  # noqa: BLE001
+        return {"status": "unknown", "detail": str(exc)}
+
+
 def dependency_report():
-    """Each dependency's status; ``ok`` is False when any of them is down."""
+    """Each dependency's status; ``ok`` is False when any of them is down.
+
+    The cluster's own health is reported too but does not make kubemon unhealthy: kubemon is
+    working precisely when it can tell that a cluster is not.
+    """
     report = {"database": database_status(), "redis": redis_status(), "influxdb": influxdb_status()}
     ok = all(part["status"] == "ok" for part in report.values())
+    report["cluster"] = cluster_status()
     return ok, report

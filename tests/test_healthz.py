@@ -43,3 +43,14 @@ def test_it_turns_503_when_redis_is_unreachable(client):
     reset_store()
     assert response.status_code == 503
     assert response.json()["redis"]["status"] == "down"
+
+
+@pytest.mark.django_db
+def test_it_shows_the_cluster_health_without_turning_503(client, store):
+    from collectors.cycles import set_health
+    from kubemon.redis import get_redis
+
+    set_health(get_redis(), "KO", "a control-plane node is not Ready")
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["cluster"]["status"] == "KO"
