@@ -32,8 +32,11 @@ class WriteReport:
 
 
 class TimeseriesStore:
-    def __init__(self, client, spool=None, batch_lines=5000, retries=2, backoff=0.2, replay_budget=5.0):
+    def __init__(self, client, spool=None, batch_lines=5000, retries=2, backoff=0.2, replay_budget=5.0,
+                 max_series=1_000_000, max_values_per_tag=100_000):
         self.client = client
+        self.max_series = max_series
+        self.max_values_per_tag = max_values_per_tag
         self.spool = spool
         self.batch_lines = batch_lines
         self.retries = retries
@@ -136,6 +139,29 @@ class TimeseriesStore:
             log.info("replayed %d spooled lines", replayed)
         return replayed
 
+    def cardinality(self):
+        """Series and pod-name counts against InfluxDB's limits; a warning past 80 % of either.
+
+        InfluxDB 1.x refuses new series past ``max-series-per-database`` and new tag values past
+        ``max-values-per-tag``; pod names churn, so these are what a long-lived cluster hits.
+        """
+        try:
+            series = self.client.query("SHOW SERIES CARDINALITY")
+            pods = self.client.query('SHOW TAG VALUES CARDINALITY WITH KEY = "pod_name"')
+        except Exception as exc:  # noqa: BLE001  (health must answer even if this fails)
+            return {"cardinality_error": str(exc)}
+        series_count = sum(s["values"][0][0] for s in series if s.get("values"))
+        pod_names = max((s["values"][0][0] for s in pods if s.get("values")), default=0)
+        info = {"series": series_count, "pod_names": pod_names}
+        warnings = []
+        if series_count >= 0.8 * self.max_series:
+            warnings.append(f"{series_count} series, over 80 % of max-series-per-database ({self.max_series})")
+        if pod_names >= 0.8 * self.max_values_per_tag:
+            warnings.append(f"{pod_names} pod names, over 80 % of max-values-per-tag ({self.max_values_per_tag})")
+        if warnings:
+            info["warnings"] = warnings
+        return info
+
     # --- reading ---
     def query(self, statement, params=None, epoch=None):
         return self.client.query(statement, params=params, epoch=epoch)
@@ -152,6 +178,8 @@ class TimeseriesStore:
         except Exception as exc:  # noqa: BLE001  (health reports any failure as down)
             info["status"] = "down"
             info["error"] = str(exc)
+        if info["status"] == "ok":
+            info.update(self.cardinality())
         if self.spool is not None:
             try:
                 info["spooled_batches"] = len(self.spool)

@@ -122,3 +122,15 @@ def test_writes_go_to_the_default_raw_policy_and_to_hourly_when_asked(store):
     hourly = store.query('SELECT * FROM "hourly"."roundtrip" GROUP BY *')
     assert [s["tags"]["case"] for s in raw] == ["raw"]
     assert [s["tags"]["case"] for s in hourly] == ["hourly"]
+
+
+@pytest.mark.django_db
+def test_health_counts_series_and_warns_near_the_limits(store):
+    store.write([Point("kubernetes_pod", {"namespace": "a", "pod_name": f"p{i}"}, {"containers": 1}, T0)
+                 for i in range(9)])
+    assert "warnings" not in store.health()
+    store.max_values_per_tag = 10
+    health = store.health()
+    assert health["pod_names"] == 9
+    assert health["series"] >= 9
+    assert "over 80 % of max-values-per-tag (10)" in health["warnings"][0]
