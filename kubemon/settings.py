@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: no CDN
     "channels",
     "kubemon",
     "billing",
@@ -166,15 +167,37 @@ API_USERNAME = env_str("API_USERNAME", "")
 API_PASSWORD = env_str("API_PASSWORD", "")
 TEMPERATURE_PUSH_TOKEN = env_str("TEMPERATURE_PUSH_TOKEN", "")
 
+# Raw rows per request at most; larger limits are capped, not refused (docs/api.md).
+API_MAX_LIMIT = env_int("API_MAX_LIMIT", 10000)
+# The legacy API answered a wrong method with 400 "Bad request"; kubemon says 405 unless this is on.
+API_LEGACY_METHOD_400 = env_bool("API_LEGACY_METHOD_400", False)
+API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 10)
+# How many reverse proxies append to X-Forwarded-For in front of kubemon (0: use the peer address).
+API_NUM_PROXIES = env_int("API_NUM_PROXIES", 0)
+API_DEFAULT_EXCLUDED_NAMESPACES = env_list("API_DEFAULT_EXCLUDED_NAMESPACES", ["kube-system"])
+# An hour is read from the hourly rollup once it ended this long ago (the rollup runs every 5 min).
+API_ROLLUP_SETTLE_SECONDS = env_int("API_ROLLUP_SETTLE_SECONDS", 600)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.HeaderCredentialAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "api.base.envelope_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "kubemon API",
     "DESCRIPTION": "Accounting and live monitoring of Kubernetes clusters.",
     "VERSION": "0.1.0",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

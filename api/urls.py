@@ -1,0 +1,15 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api import views
+
+app_name = "api"
+urlpatterns = [
+    path("metrics", views.MetricCatalogueView.as_view(), name="metric-catalogue"),
+    path("metrics/", views.MetricCatalogueAliasView.as_view()),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The legacy API answered every path under /api/ itself; a metric name may contain "/".
+    path("", views.MetricQueryAliasView.as_view(), name="metric-root"),
+    path("<path:metric>", views.MetricQueryView.as_view(), name="metric-query"),
+]
