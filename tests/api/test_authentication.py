@@ -1,0 +1,167 @@
+"""X-USERNAME/X-PASSWORD: the legacy messages, credentials of every kind, throttling, timing."""
+
+import time
+from datetime import timedelta
+
+from django.test import override_settings
+from django.utils import timezone
+
+from api.authentication import HeaderCredentialAuthentication
+from billing.models import ApiCredential
+from tests.base import BaseTestCase, uses_store
+
+NOT_AUTHORIZED = {"code": 401, "message": "You are not authorized"}
+NOT_RECOGNIZED = {"code": 401, "message": "Username and password is not recognized"}
+
+
+@uses_store
+class AuthenticationTests(BaseTestCase):
+    def post(self, **headers):
+        return self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, who=None, **headers)
+
+    def test_it_accepts_a_tenant_credential(self):
+        response = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"})
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json(), {"code": 200, "message": "Query returns empty set"})
+
+    def test_it_says_not_authorized_without_headers(self):
+        response = self.post()
+        self.assertEqual(response.status_code, 401)
+        self.assertEqual(response.json(), NOT_AUTHORIZED)
+        self.assertIn("WWW-Authenticate", response.headers)
+
+    def test_it_says_not_authorized_with_an_empty_or_missing_header(self):
+        for headers in ({"HTTP_X_USERNAME": "alpha-api", "HTTP_X_PASSWORD": ""},
+                        {"HTTP_X_USERNAME": "", "HTTP_X_PASSWORD": self.alpha_secret},
+                        {"HTTP_X_USERNAME": "alpha-api"}):
+            response = self.post(**headers)
+            self.assertEqual((response.status_code, response.json()), (401, NOT_AUTHORIZED), headers)
+
+    def test_it_rejects_a_wrong_secret_and_an_unknown_username_alike(self):
+        wrong = self.post(HTTP_X_USERNAME="alpha-api", HTTP_X_PASSWORD=self.beta_secret)
+        unknown = self.post(HTTP_X_USERNAME="nobody", HTTP_X_PASSWORD=self.alpha_secret)
+        for response in (wrong, unknown):
+            self.assertEqual(response.status_code, 401)
+            self.assertEqual(response.json(), NOT_RECOGNIZED)
+        self.assertEqual(wrong.headers["WWW-Authenticate"], unknown.headers["WWW-Authenticate"])
+
+    def test_it_rejects_a_revoked_credential(self):
+        self.alpha_credential.revoke()
+        response = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"})
+        self.assertEqual(response.json(), NOT_RECOGNIZED)
+
+    def test_it_rejects_the_dummy_secret_for_an_unknown_user(self):
+        response = self.post(HTTP_X_USERNAME="nobody", HTTP_X_PASSWORD="kubemon: no such credential")
+        self.assertEqual(response.json(), NOT_RECOGNIZED)
+
+    def test_it_rejects_hostile_header_values_without_a_500(self):
+        for username in ("a\x00b", "x" * 5000, "' OR 1=1 --", "alpha-api\n"):
+            response = self.post(HTTP_X_USERNAME=username, HTTP_X_PASSWORD="y" * 300)
+            self.assertEqual(response.status_code, 401, username[:20])
+
+    @override_settings(API_USERNAME="legacy-billing", API_PASSWORD="the legacy shared secret")
+    def test_the_settings_credential_is_global_and_read_only(self):
+        headers = {"HTTP_X_USERNAME": "legacy-billing", "HTTP_X_PASSWORD": "the legacy shared secret"}
+        response = self.post_metric("cpu/usage_rate", {"namespace": "beta-web"}, who=None, **headers)
+        self.assertEqual(response.status_code, 200)
+        wrong = self.post(HTTP_X_USERNAME="legacy-billing", HTTP_X_PASSWORD="the legacy shared secreT")
+        self.assertEqual(wrong.json(), NOT_RECOGNIZED)
+
+    @override_settings(API_USERNAME="", API_PASSWORD="")
+    def test_an_unset_settings_credential_accepts_nothing(self):
+        response = self.post(HTTP_X_USERNAME="", HTTP_X_PASSWORD="")
+        self.assertEqual(response.json(), NOT_AUTHORIZED)
+
+    def test_it_records_last_used_once_a_minute(self):
+        self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"})
+        self.alpha_credential.refresh_from_db()
+        first = self.alpha_credential.last_used
+        self.assertIsNotNone(first)
+        self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"})
+        self.alpha_credential.refresh_from_db()
+        self.assertEqual(self.alpha_credential.last_used, first)
+        ApiCredential.objects.filter(pk=self.alpha_credential.pk).update(last_used=first - timedelta(minutes=2))
+        self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"})
+        self.alpha_credential.refresh_from_db()
+        self.assertGreater(self.alpha_credential.last_used, first - timedelta(seconds=1))
+
+    def test_a_web_session_gets_the_users_scope(self):
+        self.client.force_login(self.bob)
+        allowed = self.client.post("/api/cpu/usage_rate", {"namespace": "beta-web"}, format="json")
+        self.assertEqual(allowed.status_code, 200)
+        refused = self.client.post("/api/cpu/usage_rate", {"namespace": "alpha-dev"}, format="json")
+        self.assertEqual(refused.status_code, 404)
+
+
+@uses_store
+class ThrottleTests(BaseTestCase):
+    def fail(self, username="alpha-api", address="10.0.0.1"):
+        return self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, who=None,
+                                HTTP_X_USERNAME=username, HTTP_X_PASSWORD="wrong", REMOTE_ADDR=address)
+
+    def test_it_throttles_a_username_after_ten_failures_even_with_the_right_secret(self):
+        for i in range(10):
+            self.assertEqual(self.fail(address=f"10.0.1.{i}").status_code, 401)
+        self.assertEqual(self.fail(address="10.0.2.1").status_code, 429)
+        right = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, REMOTE_ADDR="10.0.3.1")
+        self.assertEqual(right.status_code, 429)
+        self.assertEqual(right.json()["code"], 429)
+        self.assertIn("Too many failed attempts", right.json()["message"])
+        self.assertLessEqual(int(right.headers["Retry-After"]), 60)
+        other_user = self.post_metric("cpu/usage_rate", {"namespace": "beta-web"}, who="beta", REMOTE_ADDR="10.0.3.1")
+        self.assertEqual(other_user.status_code, 200)
+
+    def test_it_throttles_an_address_trying_many_usernames(self):
+        for i in range(10):
+            self.assertEqual(self.fail(username=f"guess-{i}").status_code, 401)
+        self.assertEqual(self.fail(username="guess-next").status_code, 429)
+        from_elsewhere = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, REMOTE_ADDR="10.9.9.9")
+        self.assertEqual(from_elsewhere.status_code, 200)
+
+    def test_the_window_closes_after_a_minute(self):
+        for _ in range(10):
+            self.fail()
+        redis = __import__("kubemon.redis", fromlist=["get_redis"]).get_redis()
+        for key in redis.keys("kubemon:authfail:*"):
+            self.assertLessEqual(redis.ttl(key), 60)
+            redis.expire(key, 1)
+        time.sleep(1.2)
+        self.assertEqual(self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"},
+                                          REMOTE_ADDR="10.0.0.1").status_code, 200)
+
+    @override_settings(API_NUM_PROXIES=1)
+    def test_behind_one_proxy_the_forwarded_address_counts(self):
+        for _ in range(10):
+            self.post_metric("cpu/usage_rate", {}, who=None, HTTP_X_USERNAME="u", HTTP_X_PASSWORD="p",
+                             REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR="spoofed, 192.0.2.7")
+        blocked = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, REMOTE_ADDR="10.0.0.254",
+                                   HTTP_X_FORWARDED_FOR="anything, 192.0.2.7")
+        self.assertEqual(blocked.status_code, 429)
+        other_client = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, REMOTE_ADDR="10.0.0.254",
+                                        HTTP_X_FORWARDED_FOR="192.0.2.7, 192.0.2.8")
+        self.assertEqual(other_client.status_code, 200)
+
+
+@uses_store
+class AuthenticationCostTests(BaseTestCase):
+    def time_verify(self, username, secret, rounds=300):
+        auth = HeaderCredentialAuthentication()
+        started = time.perf_counter()
+        for _ in range(rounds):
+            auth.verify(username, secret)
+        return (time.perf_counter() - started) / rounds
+
+    def test_unknown_user_and_wrong_secret_cost_about_the_same(self):
+        self.time_verify("alpha-api", "warm-up", rounds=50)
+        wrong = min(self.time_verify("alpha-api", "wrong secret") for _ in range(3))
+        unknown = min(self.time_verify("nobody-at-all", "wrong secret") for _ in range(3))
+        # Both paths do one indexed read and one digest comparison; allow for noise, not for a hasher.
+        self.assertLess(abs(wrong - unknown), max(wrong, unknown) * 0.5 + 0.0002)
+
+    def test_a_check_costs_well_under_a_millisecond_of_hashing(self):
+        self.assertLess(self.time_verify("alpha-api", self.alpha_secret), 0.005)
+
+    def test_last_used_is_not_written_on_every_request(self):
+        self.alpha_credential.touch(timezone.now())
+        with self.assertNumQueries(2):  # the credential read, and the tenant's namespaces
+            HeaderCredentialAuthentication().verify("alpha-api", self.alpha_secret)
