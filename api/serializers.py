@@ -26,6 +26,9 @@ class LimitField(serializers.Field):
             if not text or not text.lstrip("-").isdigit() or len(text) > 40:
                 self.fail("invalid")
             data = int(text)
+        if isinstance(data, float) and data.is_integer():
+            # The JSON parser reads integers beyond 64 bits as floats.
+            data = int(data)
         if not isinstance(data, int):
             self.fail("invalid")
         if data <= 0:

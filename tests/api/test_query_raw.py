@@ -1,0 +1,138 @@
+"""Raw mode (no agg): rows newest first with legacy tag names; counters, rates, node and GPU metrics."""
+
+from datetime import timedelta
+
+from kubemon.timeseries import Point
+from tests.base import BaseTestCase, container_series, epoch, hours_ago, network_series, uses_store, write
+
+
+@uses_store
+class RawRowTests(BaseTestCase):
+    def setUp(self):
+        super().setUp()
+        self.start = hours_ago(2)
+        write(container_series("alpha-dev", "web-1", "app", self.start, 240, cpu=lambda i: 100.0 + i))
+        write(container_series("alpha-prod", "api-1", "app", self.start, 240, cpu=999.0))
+        self.window = {"timeBeginInterval": self.start.isoformat(),
+                       "timeEndInterval": (self.start + timedelta(hours=1)).isoformat()}
+
+    def test_it_returns_the_newest_rows_first_with_the_legacy_keys(self):
+        response = self.post_metric("cpu/usage_rate", {**self.window, "namespace": "alpha-dev", "limit": "3"})
+        rows = response.json()
+        self.assertEqual(len(rows), 3)
+        self.assertEqual(rows[0], {
+            "time": (self.start + timedelta(seconds=239 * 15)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "value": 339.0, "namespace_name": "alpha-dev", "pod_name": "web-1", "container_name": "app",
+            "nodename": "node-1", "type": "pod_container", "unit": "millicores",
+        })
+        self.assertEqual([r["value"] for r in rows], [339.0, 338.0, 337.0])
+
+    def test_limit_is_a_string_or_an_integer_and_defaults_to_100(self):
+        for limit, expected in (("7", 7), (7, 7), (None, 100), (" 12 ", 12)):
+            body = {**self.window, "namespace": "alpha-dev"}
+            if limit is not None:
+                body["limit"] = limit
+            self.assertEqual(len(self.post_metric("cpu/usage_rate", body).json()), expected, limit)
+
+    def test_namespace_defaults_to_default(self):
+        write(container_series("default", "d-1", "main", self.start, 4, cpu=5.0))
+        rows = self.post_metric("cpu/usage_rate", self.window, who="global").json()
+        self.assertEqual({r["namespace_name"] for r in rows}, {"default"})
+        self.assertEqual(len(rows), 4)
+
+    def test_a_tenant_asking_for_default_it_does_not_own_gets_404(self):
+        response = self.post_metric("cpu/usage_rate", self.window)
+        self.assertEqual(response.status_code, 404)
+        self.assertEqual(response.json(), {"code": 404, "message": "Namespace 'default' not found"})
+
+    def test_the_begin_is_included_and_the_end_excluded(self):
+        begin = self.start + timedelta(seconds=15)
+        body = {"namespace": "alpha-dev", "limit": 10000, "timeBeginInterval": begin.isoformat(),
+                "timeEndInterval": (begin + timedelta(seconds=30)).isoformat()}
+        rows = self.post_metric("cpu/usage_rate", body).json()
+        self.assertEqual([r["value"] for r in rows], [102.0, 101.0])
+
+
+@uses_store
+class CounterAndRateTests(BaseTestCase):
+    def setUp(self):
+        super().setUp()
+        self.start = hours_ago(2)
+        write(network_series("alpha-dev", "web-1", self.start, 240, rx_per_second=1000.0, reset_at=100))
+        self.window = {"namespace": "alpha-dev", "timeBeginInterval": self.start.isoformat(),
+                       "timeEndInterval": (self.start + timedelta(hours=1)).isoformat()}
+
+    def test_a_counter_aggregates_to_its_increase_skipping_the_reset(self):
+        row = self.post_metric("network/rx", {**self.window, "agg": "pod-by-namespace"}).json()[0]
+        self.assertEqual(row["sum"], 15000 * 238)  # 239 steps, one of them the reset
+        self.assertEqual(row["samples"], 238)
+        self.assertEqual(row["unit"], "bytes")
+
+    def test_a_rate_aggregates_to_rates_and_the_increase(self):
+        row = self.post_metric("network/rx_rate", {**self.window, "agg": "all-namespace"}).json()[0]
+        self.assertEqual(row["max"], 1000.0)
+        self.assertEqual(row["sum"], 1000.0 * 238)
+        self.assertEqual(row["integral"], 15000 * 238)
+        self.assertAlmostEqual(row["mean"], 15000 * 238 / 3600)
+
+    def test_raw_rates_are_newest_first_and_never_show_the_reset(self):
+        rows = self.post_metric("network/rx_rate", {**self.window, "limit": 1000}).json()
+        self.assertEqual(len(rows), 238)
+        self.assertEqual({r["value"] for r in rows}, {1000.0})
+        self.assertEqual(rows[0]["time"], (self.start + timedelta(seconds=239 * 15)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self.assertEqual(rows[0]["type"], "pod")
+        self.assertNotIn("container_name", rows[0])
+
+    def test_raw_counters_show_the_counter(self):
+        rows = self.post_metric("network/rx", {**self.window, "limit": 1}).json()
+        self.assertEqual(rows[0]["value"], 15000 * 139)
+
+
+@uses_store
+class NodeAndGpuMetricTests(BaseTestCase):
+    def setUp(self):
+        super().setUp()
+        self.start = hours_ago(2)
+        t = epoch(self.start)
+        write([
+            Point("kubernetes_node", {"node_name": "node-1"},
+                  {"capacity_millicpu_cores": 4000.0, "allocatable_millicpu_cores": 3800.0,
+                   "requests_millicpu_units": 1900.0, "cpu_usage_nanocores": 950e6,
+                   "interval_seconds": 15.0}, t),
+            Point("node_temperature", {"node_name": "node-1", "sensor": "cpu", "source": "agent"},
+                  {"celsius": 51.5}, t),
+            Point("gpu", {"node_name": "node-1", "gpu": "0", "uuid": "GPU-1", "model_name": "A100",
+                          "namespace": "alpha-dev", "pod_name": "train-0", "container_name": "tf"},
+                  {"memory_used_bytes": 2048.0 * 2**20, "memory_used_bytes_integral": 2048.0 * 2**20 * 15,
+                   "utilization_percent": 80.0, "utilization_percent_integral": 1200.0, "interval_seconds": 15.0}, t),
+            Point("gpu", {"node_name": "node-1", "gpu": "1", "uuid": "GPU-2", "model_name": "A100"},
+                  {"memory_used_bytes": 1.0 * 2**20, "interval_seconds": 15.0}, t),
+        ])
+        self.window = {"timeBeginInterval": self.start.isoformat()}
+
+    def test_node_metrics_are_raw_rows_for_global_credentials(self):
+        rows = self.post_metric("cpu/node_reservation", self.window, who="global").json()
+        self.assertEqual(rows[0]["value"], 0.5)
+        self.assertEqual(rows[0]["nodename"], "node-1")
+        self.assertEqual(rows[0]["type"], "node")
+        utilization = self.post_metric("cpu/node_utilization", self.window, who="global").json()
+        self.assertEqual(utilization[0]["value"], 0.25)
+        temperature = self.post_metric("temperature", self.window, who="global").json()
+        self.assertEqual((temperature[0]["value"], temperature[0]["sensor"]), (51.5, "cpu"))
+
+    def test_node_metrics_are_refused_to_tenants_and_to_agg_modes(self):
+        refused = self.post_metric("cpu/node_capacity", self.window, who="alpha")
+        self.assertEqual(refused.status_code, 403)
+        no_agg = self.post_metric("cpu/node_capacity", {**self.window, "agg": "all-namespace"}, who="global")
+        self.assertEqual(no_agg.status_code, 400)
+        self.assertTrue(no_agg.json()["message"].startswith("agg:"))
+
+    def test_gpu_memory_is_in_mb_with_the_nvml_agent_tag_names(self):
+        rows = self.post_metric("gpu/usage", {**self.window, "namespace": "alpha-dev"}).json()
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(rows[0]["value"], 2048.0)
+        self.assertEqual((rows[0]["gpu_index"], rows[0]["gpu_uuid"], rows[0]["gpu_name"]), ("0", "GPU-1", "A100"))
+        agg = self.post_metric("gpu/usage", {**self.window, "agg": "all-namespace"}, who="global").json()
+        # The unattributed GPU belongs to no namespace and is in no namespace's sum.
+        self.assertEqual([(r["namespace_name"], r["sum"], r["integral"]) for r in agg],
+                         [("alpha-dev", 2048.0, 2048.0 * 15)])
