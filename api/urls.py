@@ -1,7 +1,22 @@
-from django.urls import path
+from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api import views
+
+
+class AnyPathConverter:
+    """Like ``path`` but also matches control characters, so every metric path gets a JSON answer."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(AnyPathConverter, "anypath")
 
 app_name = "api"
 urlpatterns = [
@@ -11,5 +26,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     # The legacy API answered every path under /api/ itself; a metric name may contain "/".
     path("", views.MetricQueryAliasView.as_view(), name="metric-root"),
-    path("<path:metric>", views.MetricQueryView.as_view(), name="metric-query"),
+    path("<anypath:metric>", views.MetricQueryView.as_view(), name="metric-query"),
 ]
