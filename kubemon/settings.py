@@ -177,6 +177,8 @@ API_NUM_PROXIES = env_int("API_NUM_PROXIES", 0)
 API_DEFAULT_EXCLUDED_NAMESPACES = env_list("API_DEFAULT_EXCLUDED_NAMESPACES", ["kube-system"])
 # An hour is read from the hourly rollup once it ended this long ago (the rollup runs every 5 min).
 API_ROLLUP_SETTLE_SECONDS = env_int("API_ROLLUP_SETTLE_SECONDS", 600)
+# Finished days' aggregates are kept in Redis this long (0: off); see api/metrics/daycache.py.
+API_DAY_CACHE_SECONDS = env_int("API_DAY_CACHE_SECONDS", 86400)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
+from api.metrics import daycache
 from api.metrics.catalogue import LEGACY_TAGS, LEVEL_TYPES
-from api.metrics.window import HOUR, format_time, to_ns
+from api.metrics.window import HOUR, Window, format_time, to_ns
 from kubemon.timeseries import get_store
 from kubemon.timeseries.schema import (
     HOURLY_POLICY,
@@ -112,6 +113,13 @@ class _Partial:
     sb: float = 0.0  # second field of a difference
     ib: float = 0.0
 
+    def values(self):
+        return [self.s, self.i, self.mx, self.n, self.sb, self.ib]
+
+    def add_values(self, values):
+        s, i, mx, n, sb, ib = values
+        self.add({"s": s, "i": i, "mx": mx, "n": n, "sb": sb, "ib": ib})
+
     def add(self, row):
         self.s += row.get("s") or 0.0
         self.i += row.get("i") or 0.0
@@ -160,13 +168,16 @@ def _aggregate_columns(metric, policy):
     raise ValueError(f"no direct aggregation for kind {kind}")
 
 
-def _aggregate_statement(metric, window, policy, group_tags, selection, params, key):
+def _aggregate_statement(metric, window, policy, group_tags, selection, params, key, by_day=False):
     m = metric.measurement
     source = source_identifier(m, policy)
     params[f"b{key}"] = to_ns(window.begin)
     params[f"e{key}"] = to_ns(window.end)
     where = f"{selection.where(m, params)} AND time >= $b{key} AND time < $e{key}"
     group = ", ".join(tag_identifier(m, t) for t in group_tags)
+    if by_day:
+        # One row per UTC day and group, for the day cache; empty days are left out.
+        group = f"time(1d), {group} fill(none)"
     q = quote_identifier
     if metric.kind in ("counter", "rate"):
         # Differences need each series in time order, so they are taken per series in a subquery.
@@ -223,18 +234,45 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
     if selection.empty:
         return {}
     store = store or get_store()
+    now = now or datetime.now(UTC)
     params = {}
-    statements = [
-        _aggregate_statement(metric, part, policy, group_tags, selection, params, key)
-        for key, (policy, part) in enumerate(plan(metric, window, store, use_rollup, now))
-    ]
+    statements = []  # (statement, by_day)
     partials = {}
-    for series_list in store.client.query_all("; ".join(statements), params=params):
+    cache_days = []
+    for policy, part in plan(metric, window, store, use_rollup, now):
+        spans = [(part.begin, part.end)]
+        if policy == HOURLY_POLICY and daycache.enabled():
+            days, spans = daycache.whole_days(part, daycache.final_before(now))
+            cached = daycache.get(metric, group_tags, selection, days)
+            for groups in cached.values():
+                for key, values in groups.items():
+                    partials.setdefault(key, _Partial()).add_values(values)
+            cache_days = [day for day in days if day not in cached]
+            if cache_days:
+                span = Window(cache_days[0], cache_days[-1] + daycache.DAY)
+                statements.append((_aggregate_statement(metric, span, policy, group_tags, selection, params,
+                                                        len(statements), by_day=True), True))
+        for begin, end in spans:
+            statements.append((_aggregate_statement(metric, Window(begin, end), policy, group_tags, selection,
+                                                    params, len(statements)), False))
+    results = store.client.query_all("; ".join(s for s, _ in statements), params=params, epoch="ns")
+    missing = set(cache_days)
+    per_day = {day: {} for day in cache_days}
+    for (_, by_day), series_list in zip(statements, results, strict=True):
         for series in series_list:
             tags = series.get("tags") or {}
             key = tuple(tags.get(t, "") for t in group_tags)
-            row = dict(zip(series["columns"], series["values"][0], strict=True))
-            partials.setdefault(key, _Partial()).add(row)
+            for values in series["values"] if by_day else series["values"][:1]:
+                row = dict(zip(series["columns"], values, strict=True))
+                if by_day:
+                    day = _from_ns(row["time"])
+                    if day not in missing:
+                        continue  # inside the span but already taken from the cache
+                    day_part = _Partial()
+                    day_part.add(row)
+                    per_day[day][key] = day_part.values()
+                partials.setdefault(key, _Partial()).add(row)
+    daycache.put(metric, group_tags, selection, per_day)
     return {key: _finish(metric, part, window) for key, part in partials.items() if part.n or part.s}
 
 

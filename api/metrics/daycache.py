@@ -1,0 +1,102 @@
+"""A Redis cache of per-day aggregates of the hourly rollup, for days that can no longer change.
+
+A month-long query reads ~720 rollup points per series and four fields of each: about half a
+second for 1,000 pods on InfluxDB 1.6 (docs/benchmarks.md). A finished day's aggregates never
+change once the rollup has stopped recomputing its hours, so they are kept in Redis per
+(metric, grouping, namespace selection, day) and a later query over any window containing that
+day reads them instead of InfluxDB. Only whole UTC days that ended ``FINAL_AGE`` before now are
+cached; the ragged hours and days around them are always read from InfluxDB.
+
+Re-running the rollup over old days (a backfill) should be followed by ``clear()``; otherwise the
+cache expires after ``API_DAY_CACHE_SECONDS``.
+"""
+
+import hashlib
+import logging
+from datetime import timedelta
+
+import orjson
+from django.conf import settings
+
+from kubemon.redis import get_redis
+
+log = logging.getLogger(__name__)
+
+DAY = timedelta(days=1)
+PREFIX = "kubemon:api:day:"
+# The rollup task recomputes the current hour and the two before it.
+ROLLUP_RECOMPUTE = timedelta(hours=3)
+_SEP = "\x1f"
+
+
+def final_before(now):
+    return now - ROLLUP_RECOMPUTE - timedelta(seconds=settings.API_ROLLUP_SETTLE_SECONDS)
+
+
+def enabled():
+    return settings.API_DAY_CACHE_SECONDS > 0
+
+
+def whole_days(window, final):
+    """``(days, rest)``: day starts fully inside ``window`` and ended by ``final``, and the uncovered spans."""
+    first = window.begin.replace(hour=0, minute=0, second=0, microsecond=0)
+    if first < window.begin:
+        first += DAY
+    days = []
+    day = first
+    while day + DAY <= window.end and day + DAY <= final:
+        days.append(day)
+        day += DAY
+    if not days:
+        return [], [(window.begin, window.end)]
+    rest = []
+    if window.begin < days[0]:
+        rest.append((window.begin, days[0]))
+    if days[-1] + DAY < window.end:
+        rest.append((days[-1] + DAY, window.end))
+    return days, rest
+
+
+def _key(metric, group_tags, selection, day):
+    identity = orjson.dumps([metric.name, list(group_tags), selection.namespaces, list(selection.exclude),
+                             day.isoformat()])
+    return PREFIX + hashlib.sha256(identity).hexdigest()
+
+
+def get(metric, group_tags, selection, days):
+    """``{day: {group key: [s, i, mx, n, sb, ib]}}`` for the cached days (Redis trouble: none)."""
+    if not days:
+        return {}
+    try:
+        values = get_redis().mget([_key(metric, group_tags, selection, day) for day in days])
+    except Exception as exc:  # noqa: BLE001  (the cache is an accelerator; InfluxDB still answers)
+        log.warning("day cache unavailable: %s", exc)
+        return {}
+    found = {}
+    for day, value in zip(days, values, strict=True):
+        if value is not None:
+            found[day] = {tuple(k.split(_SEP)) if k else (): v for k, v in orjson.loads(value).items()}
+    return found
+
+
+def put(metric, group_tags, selection, per_day):
+    """Store ``{day: {group key: [s, i, mx, n, sb, ib]}}``."""
+    if not per_day:
+        return
+    try:
+        pipe = get_redis().pipeline()
+        for day, groups in per_day.items():
+            payload = orjson.dumps({_SEP.join(key): value for key, value in groups.items()})
+            pipe.set(_key(metric, group_tags, selection, day), payload, ex=settings.API_DAY_CACHE_SECONDS)
+        pipe.execute()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("day cache unavailable: %s", exc)
+
+
+def clear():
+    """Forget every cached day (after a rollup backfill)."""
+    redis = get_redis()
+    keys = list(redis.scan_iter(PREFIX + "*", count=1000))
+    for start in range(0, len(keys), 1000):
+        redis.delete(*keys[start : start + 1000])
+    return len(keys)
