@@ -69,6 +69,17 @@ class DayCacheTests(BaseTestCase):
         self.assertEqual(set(by_pod), {("alpha-dev", "a-1"), ("beta-web", "b-1")})
         self.assertEqual(len(self.cached_keys()), 6)
 
+    def test_the_management_command_clears_the_cache(self):
+        import io
+
+        from django.core.management import call_command
+
+        aggregate(CPU, self.window, ("namespace",), EVERYTHING)
+        out = io.StringIO()
+        call_command("clearquerycache", stdout=out)
+        self.assertIn("forgot 2 cached day(s)", out.getvalue())
+        self.assertEqual(self.cached_keys(), [])
+
     def test_days_not_yet_final_are_not_cached(self):
         recent = Window(day_start(1), hours_ago(0))
         aggregate(CPU, recent, ("namespace",), EVERYTHING)
