@@ -1,0 +1,5 @@
+"""``python -m collectors.simulator --help``"""
+
+from .cli import main
+
+raise SystemExit(main())
