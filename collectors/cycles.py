@@ -145,8 +145,7 @@ def _usage(report, kube, store, redis):
     result = collect_pod_usage(kube, sampling, pods, node_names)
     report.seconds.update({k: v for k, v in result.timings.items()})
     stamp = result.sample_time or source_now(redis)
-    points = result.points + inventory.pod_points(pods, stamp)
-    _write(store, points, report)
+    _write(store, result.points, report)
     sampling.save(redis, stamp)
     if result.sample_time:
         redis.set(SOURCE_TIME_KEY, orjson.dumps([result.sample_time, time.time()]))
@@ -163,7 +162,7 @@ def _inventory(report, kube, store, redis):
     pods = index_pods(pods_raw)
     stamp = source_now(redis)
     points, nodes = inventory.node_inventory(nodes_raw, pods, stamp)
-    _write(store, points, report)
+    _write(store, points + inventory.pod_points(pods, stamp), report)
     health = inventory.cluster_health(nodes)
     set_health(redis, health, "" if health == "OK" else "a control-plane node is not Ready")
     pipe = redis.pipeline()

@@ -12,6 +12,8 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from collectors.kubetypes import decode_pod_list
+
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
@@ -126,7 +128,14 @@ class KubeClient:
         return self.get_json("/version")
 
     def list_pods(self):
-        return self.list_all("/api/v1/pods")
+        """Every pod as a typed ``kubetypes.Pod`` (see that module for why)."""
+        pods, query = [], {"limit": PAGE_SIZE}
+        while True:
+            page = decode_pod_list(self.get_raw("/api/v1/pods", query))
+            pods.extend(page.items)
+            if not page.metadata.continue_:
+                return pods
+            query["continue"] = page.metadata.continue_
 
     def list_nodes(self):
         return self.list_all("/api/v1/nodes")

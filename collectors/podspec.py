@@ -47,9 +47,9 @@ class PodInfo:
 
 
 def _container_spec(container):
-    resources = container.get("resources") or {}
-    requests = resources.get("requests") or {}
-    limits = resources.get("limits") or {}
+    resources = container.resources
+    requests = resources.requests or {}
+    limits = resources.limits or {}
     spec = ContainerSpec()
     if "cpu" in requests:
         spec.requests_millicpu = cpu_millicores(requests["cpu"])
@@ -65,31 +65,32 @@ def _container_spec(container):
 
 
 def pod_info(pod):
-    metadata = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    status = pod.get("status") or {}
+    """The ``PodInfo`` of a ``kubetypes.Pod``."""
+    metadata, status = pod.metadata, pod.status
+    if not metadata.name or not metadata.namespace:
+        raise ValueError("a pod without a name or namespace")
     state, reason = pod_state(pod)
-    owners = metadata.get("ownerReferences") or []
-    owner = next((o for o in owners if o.get("controller")), owners[0] if owners else {})
+    owners = metadata.ownerReferences
+    owner = next((o for o in owners if o.controller), owners[0] if owners else None)
     info = PodInfo(
-        namespace=metadata["namespace"],
-        name=metadata["name"],
-        uid=metadata.get("uid", ""),
-        node=spec.get("nodeName") or "",
-        phase=status.get("phase") or "Unknown",
+        namespace=metadata.namespace,
+        name=metadata.name,
+        uid=metadata.uid,
+        node=pod.spec.nodeName,
+        phase=status.phase or "Unknown",
         state=state,
         reason=reason,
-        owner_kind=owner.get("kind", ""),
-        owner_name=owner.get("name", ""),
-        start_time=status.get("startTime") or "",
+        owner_kind=owner.kind if owner else "",
+        owner_name=owner.name if owner else "",
+        start_time=status.startTime,
     )
-    for container in spec.get("containers") or []:
-        info.containers[container["name"]] = _container_spec(container)
-    for container_status in status.get("containerStatuses") or []:
-        target = info.containers.get(container_status.get("name"))
+    for container in pod.spec.containers:
+        info.containers[container.name] = _container_spec(container)
+    for container_status in status.containerStatuses:
+        target = info.containers.get(container_status.name)
         if target is not None:
-            target.restarts = int(container_status.get("restartCount") or 0)
-        if container_status.get("ready"):
+            target.restarts = container_status.restartCount
+        if container_status.ready:
             info.ready_containers += 1
     return info
 
@@ -100,9 +101,8 @@ def index_pods(pods):
     for pod in pods:
         try:
             info = pod_info(pod)
-        except (KeyError, TypeError, ValueError, QuantityError) as exc:
-            name = (pod.get("metadata") or {}).get("name", "?") if isinstance(pod, dict) else "?"
-            log.warning("skipping pod %s: %s", name, exc)
+        except (TypeError, ValueError, QuantityError) as exc:
+            log.warning("skipping pod %s/%s: %s", pod.metadata.namespace, pod.metadata.name or "?", exc)
             continue
         index[(info.namespace, info.name)] = info
     return index

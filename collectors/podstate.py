@@ -28,27 +28,26 @@ COLOURS = {"failed": "red", "deleting": "blue", "pending": "yellow", "running": 
 
 
 def pod_state(pod):
-    """``(state, reason)`` for a pod object as the API returns it (a dict)."""
-    metadata = pod.get("metadata") or {}
-    status = pod.get("status") or {}
-    if metadata.get("deletionTimestamp"):
+    """``(state, reason)`` of a ``kubetypes.Pod``."""
+    status = pod.status
+    if pod.metadata.deletionTimestamp:
         return "deleting", "Terminating"
-    phase = status.get("phase") or "Unknown"
+    phase = status.phase or "Unknown"
     if phase == "Failed":
-        return "failed", status.get("reason") or "Failed"
-    for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
-        waiting = (container.get("state") or {}).get("waiting")
-        if waiting and waiting.get("reason") in ERROR_REASONS:
-            return "failed", waiting["reason"]
-        terminated = (container.get("state") or {}).get("terminated")
-        if terminated and terminated.get("reason") in ERROR_REASONS and phase != "Succeeded":
-            return "failed", terminated["reason"]
+        return "failed", status.reason or "Failed"
+    for container in status.initContainerStatuses + status.containerStatuses:
+        waiting = container.state.waiting
+        if waiting is not None and waiting.reason in ERROR_REASONS:
+            return "failed", waiting.reason
+        terminated = container.state.terminated
+        if terminated is not None and terminated.reason in ERROR_REASONS and phase != "Succeeded":
+            return "failed", terminated.reason
     if phase == "Succeeded":
         return "succeeded", "Completed"
     if phase == "Pending" or phase == "Unknown":
-        for condition in status.get("conditions") or []:
-            if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
-                return "pending", condition.get("reason") or "Unschedulable"
+        for condition in status.conditions:
+            if condition.type == "PodScheduled" and condition.status == "False":
+                return "pending", condition.reason or "Unschedulable"
         return "pending", phase
     return "running", "Running"
 

@@ -46,6 +46,21 @@ class SamplingState:
             pipe.hdel(key, *stale)
         pipe.execute()
 
+    def due(self, key, time, every):
+        """True when series ``key`` should be written at ``time``: at most once per ``every`` seconds.
+
+        For slow-moving gauges (volume usage) that need no interval; re-reading the sample
+        already written says True again, so a re-run rewrites the same point.
+        """
+        previous = self.entries.get(key)
+        if previous is not None and previous[0] != time and time - previous[0] < every:
+            return False
+        if previous is None or previous[0] != time:
+            entry = [time, None, None, 0.0, 0.0]
+            self.entries[key] = entry
+            self.changed[key] = entry
+        return True
+
     def advance(self, key, time, start=None, counter=None, rate=None):
         """The ``Sample`` for a new observation of series ``key``, or None for a stale one.
 

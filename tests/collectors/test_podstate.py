@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+from collectors.kubetypes import as_pod
 from collectors.podspec import index_pods, pod_info
 from collectors.podstate import node_colour, pod_state
 
@@ -8,7 +9,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 def _podlist():
-    return json.loads((SAMPLES / "podlist.json").read_text())["items"]
+    return [as_pod(item) for item in json.loads((SAMPLES / "podlist.json").read_text())["items"]]
 
 
 def test_it_classifies_the_real_pods_with_odd_states():
@@ -24,12 +25,13 @@ def test_it_classifies_the_real_pods_with_odd_states():
 
 
 def test_a_pod_with_a_deletion_timestamp_is_deleting():
-    pod = json.loads((SAMPLES / "pod-terminating-deletionTimestamp.json").read_text())
+    pod = as_pod(json.loads((SAMPLES / "pod-terminating-deletionTimestamp.json").read_text()))
     assert pod_state(pod) == ("deleting", "Terminating")
 
 
 def test_a_failed_phase_wins_over_containers():
-    assert pod_state({"metadata": {}, "status": {"phase": "Failed", "reason": "Evicted"}}) == ("failed", "Evicted")
+    evicted = as_pod({"metadata": {}, "status": {"phase": "Failed", "reason": "Evicted"}})
+    assert pod_state(evicted) == ("failed", "Evicted")
 
 
 def test_a_node_takes_the_colour_of_its_worst_pod():
@@ -48,7 +50,7 @@ def test_it_reads_requests_limits_and_restarts_from_the_spec():
 
 
 def test_it_reads_gpu_and_mig_requests():
-    pod = {
+    pod = as_pod({
         "metadata": {"name": "train", "namespace": "ml", "uid": "u1",
                      "ownerReferences": [{"kind": "Job", "name": "train", "controller": True}]},
         "spec": {"nodeName": "gpu-1", "containers": [
@@ -57,7 +59,7 @@ def test_it_reads_gpu_and_mig_requests():
             {"name": "b", "resources": {"limits": {"nvidia.com/mig-3g.40gb": "1"}}},
         ]},
         "status": {"phase": "Running"},
-    }
+    })
     info = pod_info(pod)
     assert info.containers["a"].requests_gpu == 2.0
     assert info.containers["a"].requests_millicpu == 500.0
@@ -68,7 +70,7 @@ def test_it_reads_gpu_and_mig_requests():
 
 def test_one_unreadable_pod_is_skipped_not_fatal():
     good = _podlist()[5]
-    bad = {"metadata": {"name": "odd", "namespace": "x"},
-           "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "lots"}}}]}}
-    index = index_pods([bad, good, {"metadata": {}}])
+    bad = as_pod({"metadata": {"name": "odd", "namespace": "x"},
+                  "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "lots"}}}]}})
+    index = index_pods([bad, good, as_pod({"metadata": {}})])
     assert list(index) == [("default", "foo")]

@@ -61,3 +61,11 @@ def test_series_not_seen_for_a_day_are_forgotten(redis_db):
     state.advance("new", 1000 + 90_000, start=0, counter=1.0)
     state.save(redis_db, now=1000 + 90_000)
     assert set(SamplingState.load(redis_db, 30, 15).entries) == {"new"}
+
+
+def test_a_slow_series_is_due_once_a_minute_and_again_for_the_same_sample():
+    state = SamplingState()
+    assert state.due("v", 1000, every=60)
+    assert state.due("v", 1000, every=60)  # a re-run rewrites the same point
+    assert not state.due("v", 1030, every=60)
+    assert state.due("v", 1060, every=60)

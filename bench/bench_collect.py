@@ -1,0 +1,114 @@
+"""A full usage cycle (fetch → parse → serialise → write) against the simulated cluster.
+
+    .venv/bin/python bench/bench_collect.py [--pods 1000,10000] [--nodes 500] [--cycles 4]
+
+For each size: starts the simulated cluster (manual clock, 15 s steps) and a throw-away InfluxDB,
+runs one warm-up cycle, then ``--cycles`` measured cycles, each after advancing the clock by one
+step. Prints wall time per phase and the collector's peak RSS. Redis database 14 is used (flushed).
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+
+
+def start_simulator(pods, nodes, kubeconfig, gpu_nodes):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "collectors.simulator", "--pods", str(pods), "--nodes", str(nodes),
+         "--gpu-nodes", str(gpu_nodes), "--port", "0", "--kubeconfig", kubeconfig, "--manual-clock",
+         "--start", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600)), "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if "listening on" in line:
+            return process, line.strip().rsplit(" ", 1)[-1]
+    raise RuntimeError("the simulator did not start")
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", default="1000,10000")
+    parser.add_argument("--nodes", type=int, default=500)
+    parser.add_argument("--gpu-nodes", type=int, default=20)
+    parser.add_argument("--cycles", type=int, default=4)
+    args = parser.parse_args()
+
+    from influxdb_server import InfluxServer
+
+    influx = InfluxServer().start()
+    workdir = tempfile.mkdtemp(prefix="kubemon-bench-")
+    kubeconfig = os.path.join(workdir, "kubeconfig")
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "kubemon.settings", "SECRET_KEY": "bench", "INFLUXDB_URL": influx.url,
+        "INFLUXDB_DATABASE": "bench", "KUBECONFIG": kubeconfig,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14",
+        "DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3", "LOG_LEVEL": "ERROR",
+    })
+    import django
+
+    django.setup()
+    from collectors.cycles import run_usage_cycle
+    from collectors.kube import KubeClient
+    from kubemon.redis import get_redis
+    from kubemon.timeseries import get_store
+
+    store = get_store()
+    store.ensure_database()
+    redis = get_redis()
+    rows = []
+    try:
+        for pods in [int(p) for p in args.pods.split(",")]:
+            redis.flushdb()
+            simulator, url = start_simulator(pods, args.nodes, kubeconfig, args.gpu_nodes)
+            try:
+                kube = KubeClient.from_config(kubeconfig, timeout=30)
+                run_usage_cycle(kube=kube, store=store, redis=redis)  # warm-up: connections, caches
+                reports = []
+                for _ in range(args.cycles):
+                    requests.post(url + "/sim/control", json={"action": "advance", "seconds": 15}, timeout=60)
+                    reports.append(run_usage_cycle(kube=kube, store=store, redis=redis))
+                sim_rss = rss_mb(simulator.pid)
+            finally:
+                simulator.terminate()
+                simulator.wait()
+            phases = {}
+            for report in reports:
+                assert report.ok, report.error
+                for name, seconds in report.seconds.items():
+                    phases.setdefault(name, []).append(seconds)
+            rows.append((pods, reports[-1], {k: statistics.median(v) for k, v in phases.items()}, sim_rss))
+    finally:
+        influx.cleanup()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    order = ["fetch_lists", "parse_lists", "fetch_summaries", "parse", "serialize", "write", "total"]
+    print(f"usage cycle, {args.nodes} nodes, median of {args.cycles} cycles (seconds)\n")
+    print(f"{'pods':>6} {'containers':>10} {'points':>8} " + " ".join(f"{name:>15}" for name in order))
+    for pods, report, medians, _ in rows:
+        print(f"{pods:>6} {report.points.get('kubernetes_pod_container', 0):>10} {sum(report.points.values()):>8} "
+              + " ".join(f"{medians.get(name, 0):>15.3f}" for name in order))
+    print(f"\ncollector peak RSS: {peak:.0f} MB (whole benchmark process, all sizes)")
+    for pods, _, _, sim_rss in rows:
+        print(f"simulator RSS at {pods} pods: {sim_rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Typed views of the Kubernetes objects kubemon reads, decoded with msgspec.
+
+Only the fields kubemon uses are declared; msgspec skips the rest of the JSON without building
+Python objects for it. On a 10,000-pod list (33 MB) that takes 0.07-0.17 s here, where building
+the full dicts with orjson takes 0.52 s (docs/benchmarks.md): the pod list is the largest input
+of a cycle, so this is where a typed decoder pays.
+"""
+
+import msgspec
+
+
+class OwnerReference(msgspec.Struct, frozen=True):
+    kind: str = ""
+    name: str = ""
+    controller: bool = False
+
+
+class ObjectMeta(msgspec.Struct, frozen=True):
+    name: str = ""
+    namespace: str = ""
+    uid: str = ""
+    deletionTimestamp: str | None = None
+    ownerReferences: tuple[OwnerReference, ...] = ()
+    labels: dict[str, str] | None = None
+
+
+class Resources(msgspec.Struct, frozen=True):
+    requests: dict[str, str | int | float] | None = None
+    limits: dict[str, str | int | float] | None = None
+
+
+class Container(msgspec.Struct, frozen=True):
+    name: str = ""
+    resources: Resources = Resources()
+
+
+class PodSpec(msgspec.Struct, frozen=True):
+    nodeName: str = ""
+    containers: tuple[Container, ...] = ()
+
+
+class StateDetail(msgspec.Struct, frozen=True):
+    reason: str = ""
+
+
+class ContainerState(msgspec.Struct, frozen=True):
+    waiting: StateDetail | None = None
+    terminated: StateDetail | None = None
+
+
+class ContainerStatus(msgspec.Struct, frozen=True):
+    name: str = ""
+    ready: bool = False
+    restartCount: int = 0
+    state: ContainerState = ContainerState()
+
+
+class PodCondition(msgspec.Struct, frozen=True):
+    type: str = ""
+    status: str = ""
+    reason: str = ""
+
+
+class PodStatus(msgspec.Struct, frozen=True):
+    phase: str = ""
+    reason: str = ""
+    startTime: str = ""
+    conditions: tuple[PodCondition, ...] = ()
+    containerStatuses: tuple[ContainerStatus, ...] = ()
+    initContainerStatuses: tuple[ContainerStatus, ...] = ()
+
+
+class Pod(msgspec.Struct, frozen=True):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: PodSpec = PodSpec()
+    status: PodStatus = PodStatus()
+
+
+class ListMeta(msgspec.Struct, frozen=True):
+    resourceVersion: str = ""
+    # "continue" is a Python keyword.
+    continue_: str = msgspec.field(default="", name="continue")
+
+
+class PodList(msgspec.Struct, frozen=True):
+    items: tuple[Pod, ...] = ()
+    metadata: ListMeta = ListMeta()
+
+
+_pod_list_decoder = msgspec.json.Decoder(PodList)
+
+
+def decode_pod_list(body):
+    return _pod_list_decoder.decode(body)
+
+
+def as_pod(obj):
+    """A ``Pod`` from a dict (an object already parsed, such as the test samples)."""
+    return msgspec.convert(obj, Pod)
