@@ -179,6 +179,8 @@ API_DEFAULT_EXCLUDED_NAMESPACES = env_list("API_DEFAULT_EXCLUDED_NAMESPACES", ["
 API_ROLLUP_SETTLE_SECONDS = env_int("API_ROLLUP_SETTLE_SECONDS", 600)
 # Finished days' aggregates are kept in Redis this long (0: off); see api/metrics/daycache.py.
 API_DAY_CACHE_SECONDS = env_int("API_DAY_CACHE_SECONDS", 86400)
+# Statements of one query sent as parallel requests (InfluxDB runs each on its own core); 1: one request.
+API_QUERY_PARALLELISM = env_int("API_QUERY_PARALLELISM", 4)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

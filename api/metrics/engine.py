@@ -12,6 +12,8 @@ and no later than the newest hour the rollup has written (so a stopped rollup ta
 not correctness).
 """
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -204,11 +206,13 @@ def _rollup_watermark(store, metric, whole):
         f"SELECT last({_f(m, 'interval_seconds')}) FROM {source_identifier(m, HOURLY_POLICY)} "  # noqa: S608
         "WHERE time >= $b AND time < $e"
     )
-    series = store.query(statement, params={"b": to_ns(whole.begin), "e": to_ns(whole.end)}, epoch="ns")
-    if not series:
-        return None
-    newest = series[0]["values"][0][0]
-    return datetime.fromtimestamp(newest // 1_000_000_000, UTC) + HOUR
+    # The last day of the span usually holds the answer and costs a thirtieth of a month's scan.
+    for begin in dict.fromkeys((max(whole.begin, whole.end - timedelta(days=1)), whole.begin)):
+        series = store.query(statement, params={"b": to_ns(begin), "e": to_ns(whole.end)}, epoch="ns")
+        if series:
+            newest = series[0]["values"][0][0]
+            return datetime.fromtimestamp(newest // 1_000_000_000, UTC) + HOUR
+    return None
 
 
 def plan(metric, window, store, use_rollup=True, now=None):
@@ -248,14 +252,16 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
                 for key, values in groups.items():
                     partials.setdefault(key, _Partial()).add_values(values)
             cache_days = [day for day in days if day not in cached]
-            if cache_days:
-                span = Window(cache_days[0], cache_days[-1] + daycache.DAY)
+            # Days to read, in chunks that InfluxDB can work on in parallel.
+            for start in range(0, len(cache_days), DAYS_PER_STATEMENT):
+                chunk = cache_days[start : start + DAYS_PER_STATEMENT]
+                span = Window(chunk[0], chunk[-1] + daycache.DAY)
                 statements.append((_aggregate_statement(metric, span, policy, group_tags, selection, params,
                                                         len(statements), by_day=True), True))
         for begin, end in spans:
             statements.append((_aggregate_statement(metric, Window(begin, end), policy, group_tags, selection,
                                                     params, len(statements)), False))
-    results = store.client.query_all("; ".join(s for s, _ in statements), params=params, epoch="ns")
+    results = _run_parallel(store, [statement for statement, _ in statements], params)
     missing = set(cache_days)
     per_day = {day: {} for day in cache_days}
     for (_, by_day), series_list in zip(statements, results, strict=True):
@@ -274,6 +280,24 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
                 partials.setdefault(key, _Partial()).add(row)
     daycache.put(metric, group_tags, selection, per_day)
     return {key: _finish(metric, part, window) for key, part in partials.items() if part.n or part.s}
+
+
+DAYS_PER_STATEMENT = 8
+
+
+@functools.cache
+def _pool(workers):
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="influxql")
+
+
+def _run_parallel(store, statements, params):
+    """Each statement in its own request: InfluxDB runs one query per core, one request's statements in turn."""
+    workers = settings.API_QUERY_PARALLELISM
+    if len(statements) == 1 or workers <= 1:
+        return store.client.query_all("; ".join(statements), params=params, epoch="ns")
+    pool = _pool(workers)
+    futures = [pool.submit(store.client.query_all, statement, params, None, "ns") for statement in statements]
+    return [future.result()[0] for future in futures]
 
 
 def _finish(metric, part, window):

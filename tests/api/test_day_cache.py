@@ -104,9 +104,12 @@ class DayCacheEquivalenceTests(BaseTestCase):
         self.assertTrue(get_redis().keys(daycache.PREFIX + "*"))
         warm = aggregate(CPU, window, ("namespace",), EVERYTHING)
         raw = aggregate(CPU, window, ("namespace",), EVERYTHING, use_rollup=False)
+        daycache.clear()
+        with self.settings(API_QUERY_PARALLELISM=1):  # every statement in one request, in turn
+            serial = aggregate(CPU, window, ("namespace",), EVERYTHING)
         self.assertEqual(set(cold), set(raw))
         for key, expected in raw.items():
-            for result in (cold, warm):
+            for result in (cold, warm, serial):
                 self.assertEqual(result[key].samples, expected.samples)
                 self.assertEqual(result[key].max, expected.max)
                 self.assertEqual(result[key].integral, pytest.approx(expected.integral, rel=1e-9))
