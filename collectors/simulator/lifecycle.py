@@ -15,9 +15,15 @@ from .model import OPEN, Container, Pod
 from .objects import normalise_image
 from .rand import derive, draw, hex_id, suffix, uid, unit
 from .scenario import GiB, MiB
+from .timeutil import mem_spec, millicpu
 from .workloads import CSpec, Workload
 
 BACKOFF_CAP = 300  # kubelet's maximum restart/pull back-off, seconds
+
+
+def go_duration(seconds: int) -> str:
+    """Go's time.Duration spelling, as in the kubelet's back-off messages: 40s, 1m20s, 5m0s."""
+    return f"{seconds // 60}m{seconds % 60}s" if seconds >= 60 else f"{seconds}s"
 
 
 class LifecycleMixin:
@@ -134,13 +140,13 @@ class LifecycleMixin:
         c.image_id = f"{repo}@sha256:{hex_id(derive(spec.image), 64)}"
         c.ports = spec.ports
         if spec.req_cpu:
-            c.requests["cpu"] = _mcpu(spec.req_cpu)
+            c.requests["cpu"] = millicpu(spec.req_cpu)
         if spec.req_mem:
-            c.requests["memory"] = _mem(spec.req_mem)
+            c.requests["memory"] = mem_spec(spec.req_mem)
         if spec.lim_cpu:
-            c.limits["cpu"] = _mcpu(spec.lim_cpu)
+            c.limits["cpu"] = millicpu(spec.lim_cpu)
         if spec.lim_mem:
-            c.limits["memory"] = _mem(spec.lim_mem)
+            c.limits["memory"] = mem_spec(spec.lim_mem)
         if spec.gpus:
             # extended resources: requests must equal limits
             c.requests["nvidia.com/gpu"] = c.limits["nvidia.com/gpu"] = str(spec.gpus)
@@ -397,10 +403,10 @@ class LifecycleMixin:
         self._stop(c, k, 1, "Error")
         c.last_term, c.term = c.term, None
         back = self._backoff_steps(c.restarts + 1)
+        wait = go_duration(min(10 * 2**c.restarts, BACKOFF_CAP))
         c.waiting = (
             "CrashLoopBackOff",
-            f"back-off {min(10 * 2**c.restarts, BACKOFF_CAP)}s restarting failed container={c.name} "
-            f"pod={p.name}_{p.namespace}({p.uid})",
+            f"back-off {wait} restarting failed container={c.name} pod={p.name}_{p.namespace}({p.uid})",
         )
         p.ready = False
         p.ready_at = self.t(k)
@@ -561,17 +567,6 @@ class LifecycleMixin:
         elif p.phase == "Succeeded":
             self._at(k + 1, "ttl", p)
         self.touch_pod(p)
-
-
-def _mcpu(m: int) -> str:
-    return f"{m // 1000}" if m % 1000 == 0 else f"{m}m"
-
-
-def _mem(b: int) -> str:
-    for unit_, size in (("Gi", GiB), ("Mi", MiB), ("Ki", 1024)):
-        if b % size == 0:
-            return f"{b // size}{unit_}"
-    return str(b)
 
 
 def _qos(specs: list[CSpec]) -> str:

@@ -320,10 +320,6 @@ class Pod:
         self.holds = False  # requests/GPUs counted on the node
         self.replace: str | None = None  # "removal": the owner recreates the pod once it is gone
 
-    @property
-    def key_path(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
     def state(self) -> str:
         """DESIGN §5: deleting, failed, pending, running, succeeded (and deleted once gone)."""
         if self.removed:

@@ -50,6 +50,7 @@ CP_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedul
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 JETSON_TAINT = {"key": "kubemon.io/edge", "value": "jetson", "effect": "NoSchedule"}
 
+
 def make_nodes(o: Options, rng: random.Random, created: int) -> list[Node]:
     nodes: list[Node] = []
     width = 2 if o.plain_workers < 100 else 3 if o.plain_workers < 1000 else 4

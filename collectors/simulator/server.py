@@ -542,10 +542,13 @@ class Handler(BaseHTTPRequestHandler):
                     rv_now = sim.rv
                 for rv, etype, old, new in evs:
                     cursor = rv
+                    # like the API server, a change that moves an object into or out of the
+                    # selection is an ADDED or a DELETED for this watcher
+                    was = old is not None and wanted(old)
                     if wanted(new):
-                        out.append(_event(etype, new.data))
-                    elif old is not None and wanted(old) and etype != "DELETED":
-                        out.append(_event("DELETED", new.data))  # it left the selection
+                        out.append(_event("ADDED" if etype == "MODIFIED" and not was else etype, new.data))
+                    elif was and etype != "DELETED":
+                        out.append(_event("DELETED", new.data))
                 if bookmarks and not out and time.monotonic() - last_sent > 10 and cursor is not None:
                     cursor = max(cursor, rv_now)
                     out.append(

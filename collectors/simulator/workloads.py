@@ -686,5 +686,3 @@ def tenant_workloads(
             reps -= 1
         take(w, reps)
     return out
-
-

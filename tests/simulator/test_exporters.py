@@ -18,12 +18,19 @@ def families(sim, path: str) -> dict:
 def test_dcgm_page_has_one_series_per_gpu_with_pod_attribution(sim):
     sim.advance(60)
     fams = families(sim, "/gpu/gpu-01/metrics")
-    assert {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_GPU_TEMP",
-            "DCGM_FI_DEV_POWER_USAGE"} <= set(fams)
+    assert {
+        "DCGM_FI_DEV_GPU_UTIL",
+        "DCGM_FI_DEV_FB_USED",
+        "DCGM_FI_DEV_FB_FREE",
+        "DCGM_FI_DEV_GPU_TEMP",
+        "DCGM_FI_DEV_POWER_USAGE",
+    } <= set(fams)
     util = fams["DCGM_FI_DEV_GPU_UTIL"].samples
     assert [s.labels["gpu"] for s in util] == ["0", "1", "2", "3"]
-    pods = {(p["metadata"]["namespace"], p["metadata"]["name"]): p
-            for p in sim.json("/api/v1/pods?fieldSelector=spec.nodeName%3Dgpu-01")["items"]}
+    pods = {
+        (p["metadata"]["namespace"], p["metadata"]["name"]): p
+        for p in sim.json("/api/v1/pods?fieldSelector=spec.nodeName%3Dgpu-01")["items"]
+    }
     attributed = 0
     for s in util:
         keys = set(s.labels)
