@@ -375,12 +375,15 @@ def tenant_workloads(
     def pick_ns() -> Namespace:
         return rng.choices(tenants, weights)[0]
 
+    populated: set[str] = set()
+
     def take(w: Workload, n: int, initial: str = "running") -> None:
         nonlocal left
         n = min(n, left)
         if n > 0:
             out.append((w, n, initial))
             left -= n
+            populated.add(w.namespace)
 
     ml = [ns for ns in tenants if ns.name.startswith(("ml-lab", "physics"))] or tenants
     # GPU work: fill about three quarters of each DCGM node's GPUs, one pod per Jetson
@@ -632,7 +635,10 @@ def tenant_workloads(
     while left > 0:
         i += 1
         name, img, owner, cpu, mem, lf, cf, mf, sidecar = SERVICES[rng.randrange(len(SERVICES))]
-        ns = pick_ns()
+        # every tenant namespace gets a workload while pods last (a billing run over 200
+        # namespaces needs 200 namespaces with usage), then sizes follow the Zipf weights
+        empty = [t for t in tenants if t.name not in populated]
+        ns = empty[0] if empty else pick_ns()
         req_cpu = int(cpu * rng.choice((0.5, 1, 1, 2)))
         req_mem = int(mem * rng.choice((0.5, 1, 1, 2)))
         best_effort = rng.random() < 0.05
@@ -679,7 +685,7 @@ def tenant_workloads(
             grace=60 if owner == "StatefulSet" else 30,
             app=name,
         )
-        reps = min(rng.choice((1, 1, 2, 2, 3, 4)), left)
+        reps = min(rng.choice((1, 1, 2, 2, 3, 4)), left, 1 if len(empty) > 1 else left)
         if terminating and owner == "ReplicaSet" and reps >= 1:
             take(w, 1, "terminating")
             terminating = False
