@@ -76,6 +76,9 @@ def main() -> int:
     ap.add_argument(
         "--typed", action="store_true", help="also page through the pods with the kubernetes client"
     )
+    ap.add_argument(
+        "--soak-hours", type=int, default=0, help="then advance this many simulated hours, report memory"
+    )
     args = ap.parse_args()
 
     cmd = [
@@ -198,7 +201,21 @@ def main() -> int:
             )
 
         rss, hwm = rss_mb(proc.pid)
-        rows.append(("server RSS at the end / peak (VmRSS / VmHWM)", f"{rss:.0f} MB / {hwm:.0f} MB"))
+        rows.append(("server RSS after the above / peak (VmRSS / VmHWM)", f"{rss:.0f} MB / {hwm:.0f} MB"))
+        # churn (rolling updates, job runs) leaves deleted pods that /sim/truth must remember
+        for hour in range(1, args.soak_hours + 1):
+            t = time.perf_counter()
+            state = json.loads(c.post("/sim/control", {"action": "advance", "seconds": 3600}))
+            took = time.perf_counter() - t
+            rss, _ = rss_mb(proc.pid)
+            gone = state["pods"]["by_state"].get("deleted", 0)
+            rows.append(
+                (
+                    f"after {hour} simulated hour(s): {state['pods']['total']} pods listed, {gone} deleted "
+                    f"so far; the hour's 240 steps took {took:.1f} s",
+                    f"{rss:.0f} MB RSS",
+                )
+            )
     finally:
         proc.terminate()
         proc.wait(10)

@@ -471,7 +471,8 @@ class LifecycleMixin:
         self.touch_pod(p, "DELETED")  # the final object, under a resourceVersion of its own
         if p.replace == "removal":
             self.create_pod(self.workload_of[p.uid], self.t(k), k)
-        p.view = p.view.slim()  # keep what /sim/truth needs, drop the cached JSON
+        self.workload_of.pop(p.uid, None)
+        _forget(p)
 
     # -- deletion --------------------------------------------------------------------------------
     def delete_by_user(self, p: Pod, grace: int | None, now: float) -> None:
@@ -575,3 +576,19 @@ def _qos(specs: list[CSpec]) -> str:
     if all(s.lim_cpu and s.lim_mem and s.req_cpu == s.lim_cpu and s.req_mem == s.lim_mem for s in specs):
         return "Guaranteed"
     return "Burstable"
+
+
+def _forget(p: Pod) -> None:
+    """Keep of a gone pod only what /sim/truth needs (names, node, cumulative sums, checkpoints,
+    the containers' usage profiles and run segments): churn must not grow memory by whole pods.
+    The watch history still holds its last rendering."""
+    p.view = None
+    p.labels = {}
+    p.annotations = None
+    p.unsched_msg = None
+    for c in p.containers:
+        c.requests = c.limits = {}
+        c.mounts = []
+        c.ports = None
+        c.image_id = c.container_id = ""
+        c.waiting = c.term = c.last_term = None

@@ -30,9 +30,6 @@ class View:
         self.data = data
         self.rv = rv
 
-    def slim(self) -> View:
-        return View(self.kind, self.namespace, self.name, self.labels, self.fields, b"", self.rv)
-
 
 # -- pods ------------------------------------------------------------------------------------------
 
