@@ -170,3 +170,17 @@ def test_management_command_rejects_bad_options_cleanly():
     assert proc.returncode == 1
     assert "CommandError: --nodes must be at least 2" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_simulator_imports_nothing_from_kubemon_or_the_collectors():
+    # DESIGN §8: a stand-in that shared the collectors' code would make their tests prove nothing
+    code = (
+        "import sys, collectors.simulator, collectors.simulator.cli\n"
+        "top = ('kubemon', 'django', 'api', 'billing', 'web', 'fan')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in top\n"
+        "             or (m.startswith('collectors.') and not m.startswith('collectors.simulator')))\n"
+        "print(','.join(bad))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
