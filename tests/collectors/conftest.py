@@ -1,0 +1,67 @@
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Simulator:
+    """The simulated cluster in a subprocess, on a manual clock."""
+
+    def __init__(self, tmp_path, **options):
+        self.kubeconfig = str(tmp_path / "kubeconfig")
+        start = datetime.fromtimestamp(int(time.time()) - 2 * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        args = [sys.executable, "-m", "collectors.simulator", "--port", "0", "--kubeconfig", self.kubeconfig,
+                "--manual-clock", "--start", start, "--quiet"]
+        for name, value in options.items():
+            args += [f"--{name.replace('_', '-')}", str(value)]
+        self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        for line in self.process.stdout:
+            if "listening on" in line:
+                self.url = line.strip().rsplit(" ", 1)[-1]
+                break
+        else:
+            raise RuntimeError("the simulator did not start")
+
+    def control(self, **body):
+        response = requests.post(self.url + "/sim/control", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def advance(self, seconds=15):
+        return self.control(action="advance", seconds=seconds)
+
+    def get(self, path, **params):
+        response = requests.get(self.url + path, params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def kube(self):
+        from collectors.kube import KubeClient
+
+        return KubeClient.from_config(self.kubeconfig, timeout=10)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@pytest.fixture
+def make_simulator(tmp_path):
+    started = []
+
+    def make(**options):
+        simulator = Simulator(tmp_path / str(len(started)), **options)
+        started.append(simulator)
+        return simulator
+
+    (tmp_path / "0").mkdir()
+    (tmp_path / "1").mkdir()
+    yield make
+    for simulator in started:
+        simulator.stop()

@@ -1,0 +1,165 @@
+"""The collectors against the simulated cluster and the real InfluxDB, checked with /sim/truth."""
+
+import pytest
+
+from collectors import cycles
+from kubemon.timeseries import TimeseriesStore, get_store
+from kubemon.timeseries.client import InfluxClient
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+SCENARIO = {"seed": 7, "nodes": 5, "pods": 40, "gpu_nodes": 1, "jetson_nodes": 1}
+
+
+def _run(simulator, store, redis, steps, gpu=True):
+    kube = simulator.kube()
+    for step in range(steps):
+        simulator.advance(15)
+        if step % 2 == 0:
+            assert cycles.run_inventory_cycle(kube=kube, store=store, redis=redis).ok
+        assert cycles.run_usage_cycle(kube=kube, store=store, redis=redis).ok
+        if gpu:
+            assert cycles.run_gpu_cycle(kube=kube, store=store, redis=redis).ok
+
+
+def _per_namespace(store, field, measurement, start, end):
+    series = store.query(
+        f'SELECT sum("{field}") FROM "{measurement}" WHERE time > $start AND time <= $end GROUP BY "namespace"',
+        params={"start": start, "end": end},
+    )
+    return {s["tags"]["namespace"]: s["values"][0][1] for s in series if s["tags"]["namespace"]}
+
+
+def test_resource_time_per_namespace_matches_the_simulators_truth(make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    start = simulator.get("/sim/state")["now"]
+    _run(simulator, store, redis_db, steps=240)  # one simulated hour
+    end = simulator.get("/sim/state")["now"]
+    truth = simulator.get("/sim/truth", start=start, end=end)["namespaces"]
+
+    cpu = _per_namespace(store, "cpu_core_seconds", "kubernetes_pod_container", start, end)
+    memory = _per_namespace(store, "memory_working_set_bytes_integral", "kubernetes_pod_container", start, end)
+    gpu_requested = _per_namespace(store, "resource_requests_gpu_integral", "kubernetes_pod_container", start, end)
+    gpu_used = _per_namespace(store, "utilization_percent_integral", "gpu", start, end)
+    checked = 0
+    for namespace, expected in truth.items():
+        if expected["cpu_core_seconds"] < 1:
+            continue
+        assert cpu[namespace] == pytest.approx(expected["cpu_core_seconds"], rel=0.005), namespace
+        assert memory[namespace] == pytest.approx(expected["memory_byte_seconds"], rel=0.005), namespace
+        if expected["gpu_seconds_requested"]:
+            assert gpu_requested[namespace] == pytest.approx(expected["gpu_seconds_requested"], rel=0.005)
+        checked += 1
+    assert checked >= 5
+    dcgm_namespaces = [ns for ns in gpu_used if truth.get(ns, {}).get("gpu_seconds_used")]
+    assert dcgm_namespaces
+    for namespace in dcgm_namespaces:
+        assert gpu_used[namespace] / 100 == pytest.approx(truth[namespace]["gpu_seconds_used"], rel=0.005)
+
+
+def test_odd_pods_get_the_right_state(make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    _run(simulator, store, redis_db, steps=2, gpu=False)
+    truth_states = {(p["namespace"], p["pod"]): p["state"] for p in simulator.get("/sim/truth")["pods"]}
+    series = store.query('SELECT last("state") FROM "kubernetes_pod" GROUP BY "namespace", "pod_name"')
+    stored = {(s["tags"]["namespace"], s["tags"]["pod_name"]): s["values"][0][1] for s in series}
+    for wanted in ("failed", "pending", "deleting"):
+        pods = [pod for pod, state in truth_states.items() if state == wanted]
+        assert pods, f"the scenario has no {wanted} pod"
+        for pod in pods:
+            assert stored[pod] == wanted, pod
+    crashlooping = [pod for pod in stored if pod[1].startswith("crashloop")]
+    assert all(stored[pod] == "failed" for pod in crashlooping)
+
+
+def test_a_deleted_pod_is_no_longer_charged(make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    _run(simulator, store, redis_db, steps=2, gpu=False)
+    victim = next(p for p in simulator.get("/sim/truth")["pods"] if p["state"] == "running"
+                  and p["namespace"] == "team-a")
+    simulator.control(action="delete_pod", namespace=victim["namespace"], pod=victim["pod"])
+    _run(simulator, store, redis_db, steps=8, gpu=False)
+    last = store.query('SELECT last("state") FROM "kubernetes_pod" WHERE "pod_name" = $pod', params={
+        "pod": victim["pod"]})
+    assert last[0]["values"][0][1] in ("deleting", "running")
+    end = simulator.get("/sim/state")["now"]
+    late = store.query('SELECT count("cpu_core_seconds") FROM "kubernetes_pod_container" '
+                       'WHERE "pod_name" = $pod AND time > $since', params={"pod": victim["pod"], "since": end})
+    assert late == []
+
+
+def test_running_a_cycle_twice_on_the_same_sample_writes_no_duplicates(make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    kube = simulator.kube()
+    simulator.advance(15)
+    cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)
+    simulator.advance(15)
+    cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)
+    before = store.query('SELECT sum("cpu_core_seconds"), count("cpu_core_seconds") FROM "kubernetes_pod_container"')
+    cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)  # same kubelet samples again
+    cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)
+    after = store.query('SELECT sum("cpu_core_seconds"), count("cpu_core_seconds") FROM "kubernetes_pod_container"')
+    assert after[0]["values"][0][1:] == before[0]["values"][0][1:]
+
+
+def _counts(client):
+    counts = {}
+    for measurement in ("kubernetes_pod_container", "kubernetes_pod_network", "kubernetes_pod", "kubernetes_node"):
+        series = client.query(f'SELECT count("interval_seconds") FROM "{measurement}"') if measurement not in (
+            "kubernetes_pod",) else client.query('SELECT count("containers") FROM "kubernetes_pod"')
+        counts[measurement] = series[0]["values"][0][1] if series else 0
+    return counts
+
+
+def test_an_influxdb_outage_loses_no_sample(make_simulator, redis_db, private_influxdb, influxdb_server, settings):
+    """Two identical simulated clusters; InfluxDB is stopped for 4 cycles during the second run."""
+    reference_client = InfluxClient(influxdb_server.url, "reference")
+    reference_client.drop_database()
+    reference_client.ensure_database()
+    reference = TimeseriesStore(reference_client, spool=get_store().spool)
+    disturbed_client = InfluxClient(private_influxdb.url, "disturbed", timeout=2)
+    disturbed_client.ensure_database()
+    disturbed = TimeseriesStore(disturbed_client, spool=get_store().spool, retries=0)
+
+    for store, outage in ((reference, False), (disturbed, True)):
+        redis_db.flushdb()
+        simulator = make_simulator(**SCENARIO)
+        kube = simulator.kube()
+        for step in range(12):
+            if outage and step == 4:
+                private_influxdb.stop()
+            if outage and step == 8:
+                private_influxdb.start()
+            simulator.advance(15)
+            report = cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)
+            assert report.ok
+            if outage and 4 <= step < 8:
+                assert report.write.spooled > 0
+        simulator.stop()
+    assert len(get_store().spool) == 0
+    assert _counts(disturbed_client) == _counts(reference_client)
+    assert _counts(reference_client)["kubernetes_pod_container"] > 0
+
+
+def test_an_api_outage_fails_cycles_cleanly_and_recovers(make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    kube = simulator.kube()
+    simulator.advance(15)
+    assert cycles.run_inventory_cycle(kube=kube, store=store, redis=redis_db).ok
+    assert cycles.get_health(redis_db)["status"] == "OK"
+    simulator.control(action="fail", target="api")
+    report = cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)
+    assert not report.ok and "503" in report.error
+    assert cycles.get_health(redis_db)["status"] == "unknown"
+    simulator.control(action="recover")
+    simulator.advance(15)
+    assert cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db).ok
+    assert cycles.run_inventory_cycle(kube=kube, store=store, redis=redis_db).ok
+    assert cycles.get_health(redis_db)["status"] == "OK"
+
+
+def test_a_not_ready_control_plane_turns_health_ko(make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    control_plane = next(n["name"] for n in simulator.get("/sim/state")["nodes"] if n["role"] == "control-plane")
+    simulator.control(action="node_not_ready", node=control_plane)
+    assert cycles.run_inventory_cycle(kube=simulator.kube(), store=store, redis=redis_db).ok
+    assert cycles.get_health(redis_db)["status"] == "KO"
