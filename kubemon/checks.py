@@ -34,9 +34,25 @@ def check_dependencies(app_configs=None, **kwargs):
     return errors
 
 
+@checks.register("kubemon", deploy=True)
+def check_secret_key_for_deployment(app_configs=None, **kwargs):
+    if settings.SECRET_KEY_IS_EPHEMERAL:
+        return [checks.Error("SECRET_KEY is not set", hint="Set SECRET_KEY or SECRET_KEY_FILE.", id="kubemon.E004")]
+    return []
+
+
 @checks.register("kubemon")
 def check_settings(app_configs=None, **kwargs):
     errors = []
+    if settings.SECRET_KEY_IS_EPHEMERAL and not settings.DEBUG:
+        errors.append(
+            checks.Warning(
+                "SECRET_KEY is not set: this process uses a random key, so sessions and signed links "
+                "will not survive a restart.",
+                hint="Set SECRET_KEY or SECRET_KEY_FILE.",
+                id="kubemon.W002",
+            )
+        )
     if not settings.INFLUXDB_URL.startswith(("http://", "https://")):
         errors.append(
             checks.Error(

@@ -11,14 +11,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and not env_bool("KUBEMON_INSECURE_DEV_KEY", False):
-        from django.core.exceptions import ImproperlyConfigured
+# Without a configured key the process uses a random one, so that operator commands work on a
+# fresh checkout; the system checks warn (and fail `check --deploy`), because sessions and
+# signed links then die with the process.
+SECRET_KEY_IS_EPHEMERAL = not SECRET_KEY
+if SECRET_KEY_IS_EPHEMERAL:
+    import secrets
 
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE), or DEBUG=true for development."
-        )
-    SECRET_KEY = "kubemon-development-only-key-do-not-use-in-production"  # noqa: S105  (DEBUG only)
+    SECRET_KEY = secrets.token_urlsafe(50)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if not DEBUG else ["*"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

@@ -58,3 +58,12 @@ def test_the_deploy_check_names_an_unreachable_influxdb(settings):
             call_command("check", "--deploy", "--tag", "kubemon")
     finally:
         reset_store()  # the settings fixture restores the URL; the next get_store() rebuilds with it
+
+
+def test_a_missing_secret_key_is_a_warning_and_a_deploy_error(settings):
+    from kubemon.checks import check_secret_key_for_deployment, check_settings
+
+    settings.SECRET_KEY_IS_EPHEMERAL = True
+    settings.DEBUG = False
+    assert [w.id for w in check_settings()] == ["kubemon.W002"]
+    assert [e.id for e in check_secret_key_for_deployment()] == ["kubemon.E004"]
