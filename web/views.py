@@ -3,7 +3,16 @@ from django.shortcuts import render
 from kubemon.health import dependency_report
 
 
+def _detail(part):
+    for key in ("error", "detail", "version", "vendor"):
+        if part.get(key):
+            return str(part[key])
+    return ""
+
+
 def home(request):
     """The landing page: what kubemon is and whether its parts are up."""
     ok, report = dependency_report()
-    return render(request, "web/home.html", {"ok": ok, "report": report})
+    rows = [{"name": name, "status": part.get("status", "unknown"), "detail": _detail(part)}
+            for name, part in report.items()]
+    return render(request, "web/home.html", {"ok": ok, "rows": rows})
