@@ -22,7 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from influxdb_server import InfluxServer  # noqa: E402
 
 HOST, PORT = "127.0.0.1", int(os.environ.get("KUBEMON_DEMO_PORT", "8000"))
-DEMO_USER, DEMO_TENANT = "demo", "demo-lab"
+DEMO_USER, DEMO_TENANT = "demo", "physics"
+# The simulated cluster labels its namespaces kubemon.io/tenant=<slug> with these slugs; the
+# inventory cycle assigns the namespaces to the tenants once they exist.
+DEMO_TENANTS = {"physics": "Physics", "ml-lab": "Machine Learning Lab", "team-a": "Team A", "team-b": "Team B",
+                "biology": "Biology"}
 
 
 def persistent_secret(name):
@@ -88,8 +92,8 @@ def main():
         manage("migrate", "--noinput", env=env)
         manage("setupinfluxdb", env=env)
         password = persistent_secret("demo-password")
-        manage("createtenant", DEMO_TENANT, "--name", "Demo Lab", "--namespaces", "team-a,ml-lab", env=env,
-               check=False)
+        for slug, name in DEMO_TENANTS.items():
+            manage("createtenant", slug, "--name", name, env=env, check=False)
         manage("createuser", "--username", DEMO_USER, "--email", "demo@example.org", "--tenant", DEMO_TENANT,
                "--role", "admin", "--staff", "--password-stdin", env=env, input_text=password + "\n", check=False)
         log = open(RUN / "demo.log", "a")
