@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from collectors.temperature import TemperatureError, is_known_node, record_push, validate
-from kubemon.redis import get_redis
+from kubemon.redis import get_async_redis
 
 MAX_QUERY_LENGTH = 1024
 
@@ -31,7 +31,7 @@ def _token_matches(token):
     return hmac.compare_digest(hashlib.sha256(token.encode()).digest(), hashlib.sha256(expected.encode()).digest())
 
 
-def _accept(request, token, data):
+async def _accept(request, token, data):
     if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_LENGTH:
         return _error(400, "query string too long")
     if not settings.TEMPERATURE_PUSH_TOKEN:
@@ -42,19 +42,21 @@ def _accept(request, token, data):
         node, millidegrees, sensor = validate(data.get("node", ""), data.get("value"), data.get("sensor", "cpu"))
     except TemperatureError as exc:
         return _error(400, f"{exc.field}: {exc}")
-    redis = get_redis()
-    if not is_known_node(redis, node):
+    redis = get_async_redis()
+    if not await is_known_node(redis, node):
         return _error(400, f"node: unknown node {node!r}")
-    celsius = record_push(redis, node, millidegrees, sensor)
+    celsius = await record_push(redis, node, millidegrees, sensor)
     return JsonResponse({"code": 200, "message": "OK", "node": node, "sensor": sensor, "celsius": celsius})
 
 
+# Async views: under ASGI a sync view hops to Django's single sync thread for every request,
+# which capped this endpoint at about 380 requests/s (docs/benchmarks.md).
 @require_GET
-def push_with_token_in_path(request, token):
-    return _accept(request, token, request.GET)
+async def push_with_token_in_path(request, token):
+    return await _accept(request, token, request.GET)
 
 
 @csrf_exempt  # agents authenticate with the token header, not a session
 @require_POST
-def push_with_token_in_header(request):
-    return _accept(request, request.headers.get("X-Kubemon-Token", ""), request.POST)
+async def push_with_token_in_header(request):
+    return await _accept(request, request.headers.get("X-Kubemon-Token", ""), request.POST)

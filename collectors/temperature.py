@@ -51,14 +51,20 @@ def validate(node, value, sensor="cpu"):
     return node, millidegrees, sensor
 
 
-def is_known_node(redis, node):
-    """True when the inventory knows the node, or has not listed nodes yet (first start)."""
-    if not redis.exists(KNOWN_NODES_KEY):
-        return True
-    return bool(redis.sismember(KNOWN_NODES_KEY, node))
+async def is_known_node(redis, node):
+    """True when the inventory knows the node, or has not listed nodes yet (first start).
+
+    ``redis`` is a ``redis.asyncio`` client: the push endpoint is an async view.
+    """
+    pipe = redis.pipeline(transaction=False)
+    pipe.exists(KNOWN_NODES_KEY)
+    pipe.sismember(KNOWN_NODES_KEY, node)
+    listed, known = await pipe.execute()
+    return not listed or bool(known)
 
 
-def record_push(redis, node, millidegrees, sensor="cpu", source="push", now=None):
+async def record_push(redis, node, millidegrees, sensor="cpu", source="push", now=None):
+    """Queue the sample and keep it as the node's latest; returns degrees Celsius."""
     now = time.time() if now is None else now
     celsius = millidegrees / 1000.0
     line = to_line("node_temperature", {"node_name": node, "sensor": sensor, "source": source},
@@ -66,7 +72,7 @@ def record_push(redis, node, millidegrees, sensor="cpu", source="push", now=None
     pipe = redis.pipeline(transaction=False)
     pipe.rpush(QUEUE_KEY, line)
     pipe.hset(LATEST_KEY, f"{node}/{sensor}", orjson.dumps({"celsius": celsius, "time": now}))
-    pipe.execute()
+    await pipe.execute()
     return celsius
 
 
