@@ -258,6 +258,11 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
                 span = Window(chunk[0], chunk[-1] + daycache.DAY)
                 statements.append((_aggregate_statement(metric, span, policy, group_tags, selection, params,
                                                         len(statements), by_day=True), True))
+        if policy == RAW_POLICY and metric.kind not in ("counter", "rate"):
+            # Raw spans are the costly part: cut them so that InfluxDB's cores share the work.
+            # (Counters cannot be cut: a difference across the cut would be lost.)
+            most = max(1, settings.API_QUERY_PARALLELISM)
+            spans = [piece for begin, end in spans for piece in _pieces(begin, end, RAW_PIECE, most)]
         for begin, end in spans:
             statements.append((_aggregate_statement(metric, Window(begin, end), policy, group_tags, selection,
                                                     params, len(statements)), False))
@@ -283,6 +288,15 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
 
 
 DAYS_PER_STATEMENT = 8
+RAW_PIECE = timedelta(minutes=30)
+
+
+def _pieces(begin, end, size, most):
+    """``[begin, end)`` cut into at most ``most`` equal pieces of at least ``size``."""
+    count = max(1, min(most, int((end - begin) / size)))
+    step = (end - begin) / count
+    edges = [begin + step * i for i in range(count)] + [end]
+    return list(zip(edges, edges[1:], strict=False))
 
 
 @functools.cache

@@ -64,3 +64,14 @@ def test_times_convert_exactly():
     assert to_ns(moment) == 1512086400_000001000
     assert format_time(moment) == "2017-12-01T00:00:00.000001Z"
     assert format_time(datetime(2017, 12, 1, tzinfo=UTC)) == "2017-12-01T00:00:00Z"
+
+
+def test_raw_spans_are_cut_into_a_bounded_number_of_contiguous_pieces():
+    from api.metrics.engine import RAW_PIECE, _pieces
+
+    begin = datetime(2026, 1, 1, tzinfo=UTC)
+    for minutes, expected in ((20, 1), (70, 2), (600, 4), (10**8, 4)):
+        pieces = _pieces(begin, begin + timedelta(minutes=minutes), RAW_PIECE, 4)
+        assert len(pieces) == expected
+        assert pieces[0][0] == begin and pieces[-1][1] == begin + timedelta(minutes=minutes)
+        assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:], strict=False))
