@@ -49,6 +49,13 @@ class DayCacheTests(BaseTestCase):
         third = aggregate(CPU, self.window, ("namespace",), EVERYTHING)
         self.assertGreater(third[("alpha-dev",)].integral, first[("alpha-dev",)].integral)
 
+    def test_a_window_of_cached_days_only_needs_no_statement(self):
+        days = Window(self.first_day + timedelta(days=1), self.first_day + timedelta(days=3))
+        first = aggregate(CPU, days, ("namespace",), EVERYTHING)
+        for parallelism in (1, 4):
+            with self.settings(API_QUERY_PARALLELISM=parallelism):
+                self.assertEqual(aggregate(CPU, days, ("namespace",), EVERYTHING), first)
+
     def test_the_numbers_are_those_of_the_data(self):
         for _ in range(2):  # cold, then warm
             result = aggregate(CPU, self.window, ("namespace", "pod_name"), EVERYTHING)

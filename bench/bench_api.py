@@ -1,0 +1,256 @@
+"""``POST /api/cpu/usage_rate`` with ``agg=all-namespace`` over 1 hour and 30 days, and the cost of auth.
+
+    .venv/bin/python bench/bench_api.py [--pods 1000] [--days 30] [--namespaces 50] [--requests 40] [--only TEXT]
+
+Starts a throw-away InfluxDB and fills it like the collectors and the rollup task would: hourly
+rollup points (the layout of ``kubemon/timeseries/schema.py``) for every pod and every finished
+hour of the last ``--days`` + 1 days, and raw 15 s samples for the first hour and the last two
+(older raw data is not read by these queries: the rollup covers it).
+"Cold" cases empty the day cache (api/metrics/daycache.py) before each request; "warm" ones
+repeat the same request. Then it sends requests through the whole
+Django stack in-process (URL routing, header authentication, validation, InfluxDB over HTTP on
+loopback, JSON rendering) and prints p50/p95. Authentication is timed on its own, including the
+failed-attempt throttle's Redis read and the credential's database read.
+
+The database is a throw-away SQLite file unless ``DATABASE_URL`` is set, in which case a
+temporary database is created on that server (PostgreSQL in CI) and dropped at the end. Redis
+database 14 is used (flushed).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+
+CONTAINER = "kubernetes_pod_container"
+INTERVAL = 15
+
+
+def configure(influx_url, workdir):
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "kubemon.settings",
+        "SECRET_KEY": "kubemon-bench-only",
+        "INFLUXDB_URL": influx_url,
+        "INFLUXDB_DATABASE": "kubemon_bench",
+        "INFLUXDB_SPOOL": "none",
+        # Raw samples of the window's first hour are 30 days old: keep them past the default retention.
+        "INFLUXDB_RAW_RETENTION": "40d",
+        "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/14",
+        "LOG_LEVEL": "WARNING",
+    })
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3")
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"kubemon_bench_{os.getpid()}"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    return connection
+
+
+def pod_names(pods, namespaces):
+    return [(f"team-{i % namespaces:03d}", f"pod-{i:05d}") for i in range(pods)]
+
+
+def hourly_fields(cpu_millicores, memory):
+    """One hour of 240 identical samples, rolled up (the fields the CPU and memory queries read)."""
+    samples = 3600 // INTERVAL
+    fields = {"interval_seconds": float(INTERVAL * samples), "cpu_core_seconds": cpu_millicores / 1000 * 3600}
+    for name, value in (("cpu_usage_nanocores", cpu_millicores * 1e6), ("memory_usage_bytes", memory)):
+        fields.update({f"{name}_integral": value * 3600, f"{name}_sum": value * samples, f"{name}_max": value,
+                       f"{name}_samples": samples})
+    return fields
+
+
+def raw_fields(cpu_millicores, memory):
+    return {"cpu_usage_nanocores": cpu_millicores * 1e6,
+            "cpu_usage_nanocores_integral": cpu_millicores * 1e6 * INTERVAL,
+            "cpu_core_seconds": cpu_millicores / 1000 * INTERVAL, "memory_usage_bytes": memory,
+            "memory_usage_bytes_integral": memory * INTERVAL, "interval_seconds": float(INTERVAL)}
+
+
+def fill(store, pods, days, namespaces, now):
+    from kubemon.timeseries import Point
+
+    names = pod_names(pods, namespaces)
+    first_hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=days)
+    # The rollup task keeps every finished hour rolled up (it recomputes the last ones every 5 min).
+    last_whole = now.replace(minute=0, second=0, microsecond=0)
+    started = time.perf_counter()
+    hourly = 0
+    batch = []
+    hour = first_hour - timedelta(days=1)  # a day more, for the calendar-aligned window
+    while hour < last_whole:
+        stamp = int(hour.timestamp())
+        for i, (ns, pod) in enumerate(names):
+            tags = {"namespace": ns, "pod_name": pod, "container_name": "app", "node_name": f"node-{i % 50:02d}"}
+            batch.append(Point(CONTAINER, tags, hourly_fields(50.0 + i % 200, 2.0**27 + i), stamp))
+        if len(batch) >= 50_000:
+            hourly += store.write(batch, policy="hourly").written
+            batch = []
+        hour += timedelta(hours=1)
+    hourly += store.write(batch, policy="hourly").written
+    # Raw samples: the first hour (ragged edge of a window starting inside it) and the recent ones.
+    raw = 0
+    for begin, end in ((first_hour, first_hour + timedelta(hours=1)), (last_whole - timedelta(hours=1), now)):
+        batch = []
+        t = int(begin.timestamp())
+        while t < int(end.timestamp()):
+            for i, (ns, pod) in enumerate(names):
+                tags = {"namespace": ns, "pod_name": pod, "container_name": "app", "node_name": f"node-{i % 50:02d}"}
+                batch.append(Point(CONTAINER, tags, raw_fields(50.0 + i % 200, 2.0**27 + i), t))
+            t += INTERVAL
+            if len(batch) >= 50_000:
+                raw += store.write(batch).written
+                batch = []
+        raw += store.write(batch).written
+    return hourly, raw, time.perf_counter() - started, first_hour
+
+
+def percentiles(samples):
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+
+
+def time_requests(client, headers, body, metric, count, cold=False):
+    import json
+
+    from api.metrics import daycache
+
+    payload = json.dumps(body)
+    durations = []
+    rows = None
+    for _ in range(count + 3):
+        if cold:
+            daycache.clear()
+        started = time.perf_counter()
+        response = client.generic("POST", f"/api/{metric}", payload, content_type="application/json", **headers)
+        durations.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.content[:300]
+        rows = response.json()
+    return durations[3:], rows
+
+
+def time_auth(headers, count):
+    from django.test import RequestFactory
+
+    from api.authentication import HeaderCredentialAuthentication
+
+    auth = HeaderCredentialAuthentication()
+    request = RequestFactory().post("/api/cpu/usage_rate", **headers)
+    durations = []
+    for _ in range(count + 50):
+        started = time.perf_counter()
+        auth.authenticate(request)
+        durations.append(time.perf_counter() - started)
+    return durations[50:]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--namespaces", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--only", default="", help="run the cases whose label contains this text")
+    args = parser.parse_args()
+
+    from influxdb_server import InfluxServer
+
+    influx = InfluxServer().start()
+    workdir = tempfile.mkdtemp(prefix="kubemon-bench-api-")
+    connection = None
+    try:
+        connection = configure(influx.url, workdir)
+        from django.test import Client
+
+        from billing.models import ApiCredential, Tenant
+        from kubemon.redis import get_redis
+        from kubemon.timeseries import get_store
+
+        get_redis().flushdb()
+        store = get_store()
+        from django.conf import settings
+
+        store.ensure_database(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION)
+        now = datetime.now(UTC)
+        hourly, raw, seconds, first_hour = fill(store, args.pods, args.days, args.namespaces, now)
+        print(f"wrote {hourly:,} hourly and {raw:,} raw points in {seconds:.1f} s")
+
+        _, secret = ApiCredential.generate("bench-global")
+        global_headers = {"HTTP_X_USERNAME": "bench-global", "HTTP_X_PASSWORD": secret}
+        tenant = Tenant.objects.create(name="Team 000", slug="team-000")
+        tenant.assign("team-000")
+        _, tenant_secret = ApiCredential.generate("bench-tenant", tenant=tenant)
+        tenant_headers = {"HTTP_X_USERNAME": "bench-tenant", "HTTP_X_PASSWORD": tenant_secret}
+        client = Client()
+        days = args.days
+        to_now = {"timeBeginInterval": first_hour.isoformat(), "timeEndInterval": now.isoformat()}
+        ragged = {"timeBeginInterval": (first_hour + timedelta(minutes=20)).isoformat(),
+                  "timeEndInterval": now.isoformat()}
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        calendar = {"timeBeginInterval": (midnight - timedelta(days=days)).strftime("%Y-%m-%d"),
+                    "timeEndInterval": midnight.strftime("%Y-%m-%d")}
+        ns_rows, pod_rows = args.namespaces, args.pods
+        one_ns = {"agg": "pod-by-namespace", "namespace": "team-000"}
+        cases = [
+            ("all-namespace, last 1 hour (raw data)", global_headers, {"agg": "all-namespace"}, ns_rows, False),
+            (f"all-namespace, {days} days to now, cold", global_headers, {"agg": "all-namespace", **to_now},
+             ns_rows, True),
+            (f"all-namespace, {days} days to now, warm", global_headers, {"agg": "all-namespace", **to_now},
+             ns_rows, False),
+            (f"all-namespace, {days} days to now, begin at :20, warm", global_headers,
+             {"agg": "all-namespace", **ragged}, ns_rows, False),
+            (f"all-namespace, {days} whole days to midnight, cold", global_headers,
+             {"agg": "all-namespace", **calendar}, ns_rows, True),
+            (f"all-namespace, {days} whole days to midnight, warm", global_headers,
+             {"agg": "all-namespace", **calendar}, ns_rows, False),
+            (f"pod-by-namespace (tenant), {days} days to now, cold", tenant_headers, {**one_ns, **to_now},
+             pod_rows // ns_rows, True),
+            (f"pod-by-namespace (tenant), {days} days to now, warm", tenant_headers, {**one_ns, **to_now},
+             pod_rows // ns_rows, False),
+            (f"all-pod, {days} days to now, cold", global_headers, {"agg": "all-pod", **to_now}, pod_rows, True),
+            (f"all-pod, {days} days to now, warm", global_headers, {"agg": "all-pod", **to_now}, pod_rows, False),
+        ]
+        month = ragged
+        print(f"\n{args.pods} pods in {args.namespaces} namespaces, {args.requests} requests each (after 3 warm-up)")
+        print("| query | rows | p50 ms | p95 ms |\n| --- | ---: | ---: | ---: |")
+        for label, headers, body, expected_rows, cold in cases:
+            if args.only and args.only not in label:
+                continue
+            durations, rows = time_requests(client, headers, body, "cpu/usage_rate", args.requests, cold=cold)
+            assert len(rows) == expected_rows, (label, len(rows))
+            p50, p95 = percentiles(durations)
+            print(f"| {label} | {len(rows)} | {p50 * 1000:.1f} | {p95 * 1000:.1f} |")
+        # Check the answer as well as the speed: mean millicores of the first namespace over the month.
+        expected_mean = sum(50.0 + i % 200 for i in range(0, args.pods, args.namespaces))
+        _, rows = time_requests(client, global_headers, {"agg": "all-namespace", **month}, "cpu/usage_rate", 1)
+        got = rows[0]["integral"] / (now - first_hour - timedelta(minutes=20)).total_seconds()
+        # The last raw sample stands for the 15 s after it, which may run past "now": a few ppm at most.
+        print(f"\nteam-000 mean over the window: {got:.3f} millicores (written: {expected_mean:.3f}, "
+              f"relative difference {abs(got - expected_mean) / expected_mean:.1e})")
+
+        durations = time_auth(global_headers, 2000)
+        p50, p95 = percentiles(durations)
+        print(f"\nheader authentication ({connection.vendor}): p50 {p50 * 1e6:.0f} µs, p95 {p95 * 1e6:.0f} µs, "
+              f"mean {statistics.mean(durations) * 1e6:.0f} µs per request")
+    finally:
+        if connection is not None:
+            connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
+        influx.cleanup()
+
+
+if __name__ == "__main__":
+    main()
