@@ -20,7 +20,13 @@ from collectors.kube import KubeError, get_kube
 from collectors.podspec import index_pods
 from collectors.rollup import rollup_recent
 from collectors.sampling import SamplingState
-from collectors.temperature import KNOWN_NODES_KEY, flush_temperatures
+from collectors.temperature import (
+    KNOWN_NODES_KEY,
+    flush_temperatures,
+    node_exporter_urls,
+    remember_latest,
+    scrape_node_exporters,
+)
 from collectors.usage import collect_pod_usage
 from kubemon.redis import get_redis
 from kubemon.timeseries import WriteReport, get_store
@@ -182,7 +188,13 @@ def _inventory(report, kube, store, redis):
     pods = index_pods(pods_raw)
     stamp = source_now(redis)
     points, nodes = inventory.node_inventory(nodes_raw, pods, stamp)
-    _write(store, points + inventory.pod_points(pods, stamp), report)
+    started = time.perf_counter()
+    temperatures, errors = scrape_node_exporters(node_exporter_urls(nodes_raw), stamp)
+    report.seconds["scrape_node_exporters"] = time.perf_counter() - started
+    if errors:
+        report.error = "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
+    _write(store, points + inventory.pod_points(pods, stamp) + temperatures, report)
+    remember_latest(redis, temperatures)
     health = inventory.cluster_health(nodes)
     set_health(redis, health, "" if health == "OK" else "a control-plane node is not Ready")
     pipe = redis.pipeline()

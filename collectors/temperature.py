@@ -5,16 +5,22 @@ live view and the fan; ``flush_temperatures`` writes the queue to InfluxDB in ba
 to InfluxDB on every push would cap the endpoint at a few hundred requests a second.
 """
 
+import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubemon.timeseries import Point, get_store
 from kubemon.timeseries.lineprotocol import to_line
 
+log = logging.getLogger(__name__)
+
 QUEUE_KEY = "kubemon:temperature:queue"
+NODE_EXPORTER_ANNOTATION = "kubemon.io/node-exporter-url"
 LATEST_KEY = "kubemon:temperature:latest"
 KNOWN_NODES_KEY = "kubemon:nodes"
 MIN_MILLIDEGREES = -50_000
@@ -118,3 +124,50 @@ def node_exporter_points(text, node, timestamp):
             points.append(Point("node_temperature", {"node_name": node, "sensor": sensor, "source": "node-exporter"},
                                 {"celsius": float(sample.value)}, timestamp))
     return points
+
+
+def node_exporter_urls(nodes):
+    """``{node: url}`` from the ``kubemon.io/node-exporter-url`` node annotation."""
+    urls = {}
+    for node in nodes:
+        metadata = node.get("metadata") or {}
+        url = (metadata.get("annotations") or {}).get(NODE_EXPORTER_ANNOTATION)
+        if url and metadata.get("name"):
+            urls[metadata["name"]] = url
+    return urls
+
+
+def scrape_node_exporters(urls, timestamp, timeout=5.0, workers=16):
+    """``(points, errors)``: every node's hwmon and thermal-zone temperatures."""
+    def scrape(item):
+        node, url = item
+        try:
+            response = requests.get(url, timeout=timeout)
+            response.raise_for_status()
+            return node_exporter_points(response.text, node, timestamp)
+        except (requests.RequestException, ValueError) as exc:
+            return f"node-exporter of {node} ({url}) failed: {exc}"
+
+    points, errors = [], []
+    if not urls:
+        return points, errors
+    with ThreadPoolExecutor(max_workers=min(workers, len(urls))) as pool:
+        for result in pool.map(scrape, urls.items()):
+            if isinstance(result, str):
+                log.warning("%s", result)
+                errors.append(result)
+            else:
+                points.extend(result)
+    return points, errors
+
+
+def remember_latest(redis, points, now=None):
+    """Keep each node's hottest scraped sensor as its latest value (the live view and the fan read it)."""
+    now = time.time() if now is None else now
+    hottest = {}
+    for point in points:
+        node = point.tags["node_name"]
+        hottest[node] = max(hottest.get(node, -1000.0), point.fields["celsius"])
+    if hottest:
+        redis.hset(LATEST_KEY, mapping={f"{node}/node-exporter": orjson.dumps({"celsius": c, "time": now})
+                                        for node, c in hottest.items()})

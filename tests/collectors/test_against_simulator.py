@@ -163,3 +163,17 @@ def test_a_not_ready_control_plane_turns_health_ko(make_simulator, store, redis_
     simulator.control(action="node_not_ready", node=control_plane)
     assert cycles.run_inventory_cycle(kube=simulator.kube(), store=store, redis=redis_db).ok
     assert cycles.get_health(redis_db)["status"] == "KO"
+
+
+def test_the_inventory_scrapes_node_exporter_temperatures(make_simulator, store, redis_db):
+    from collectors.temperature import latest_temperatures
+
+    simulator = make_simulator(**SCENARIO)
+    simulator.advance(15)
+    assert cycles.run_inventory_cycle(kube=simulator.kube(), store=store, redis=redis_db).ok
+    series = store.query('SELECT last("celsius") FROM "node_temperature" WHERE "source" = $source GROUP BY "node_name"',
+                         params={"source": "node-exporter"})
+    nodes = {n["name"] for n in simulator.get("/sim/state")["nodes"]}
+    assert {s["tags"]["node_name"] for s in series} == nodes
+    assert all(20 < s["values"][0][1] < 110 for s in series)
+    assert set(latest_temperatures(redis_db)) == nodes

@@ -81,3 +81,18 @@ def test_the_push_is_refused_when_no_token_is_configured(client, redis_db):
 
 def test_a_wrong_method_gets_405(client):
     assert client.put(f"/k8s/collect/{TOKEN}/temperature").status_code == 405
+
+
+def test_it_reads_hwmon_and_thermal_zones_from_a_real_node_exporter_page():
+    from pathlib import Path
+
+    from collectors.temperature import node_exporter_points
+
+    text = (Path(__file__).resolve().parent.parent / "samples" / "node-exporter-temperature.txt").read_text()
+    points = node_exporter_points(text, "rpi-1", 1000)
+    sensors = {p.tags["sensor"]: p.fields["celsius"] for p in points}
+    assert sensors["platform_coretemp_0/temp1"] == 55.0
+    assert sensors["hwmon4/temp2"] == 54.0
+    assert any(sensor.startswith("thermal_zone/") for sensor in sensors)
+    assert {p.tags["source"] for p in points} == {"node-exporter"}
+    assert {p.tags["node_name"] for p in points} == {"rpi-1"}
