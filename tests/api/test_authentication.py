@@ -153,10 +153,11 @@ class AuthenticationCostTests(BaseTestCase):
 
     def test_unknown_user_and_wrong_secret_cost_about_the_same(self):
         self.time_verify("alpha-api", "warm-up", rounds=50)
-        wrong = min(self.time_verify("alpha-api", "wrong secret") for _ in range(3))
-        unknown = min(self.time_verify("nobody-at-all", "wrong secret") for _ in range(3))
-        # Both paths do one indexed read and one digest comparison; allow for noise, not for a hasher.
-        self.assertLess(abs(wrong - unknown), max(wrong, unknown) * 0.5 + 0.0002)
+        wrong = min(self.time_verify("alpha-api", "wrong secret") for _ in range(5))
+        unknown = min(self.time_verify("nobody-at-all", "wrong secret") for _ in range(5))
+        # Both paths do one indexed read and one digest comparison; allow for a shared machine's
+        # noise, not for a password hasher (hundreds of milliseconds).
+        self.assertLess(abs(wrong - unknown), max(wrong, unknown) * 0.5 + 0.0005)
 
     def test_a_check_costs_well_under_a_millisecond_of_hashing(self):
         self.assertLess(self.time_verify("alpha-api", self.alpha_secret), 0.005)
