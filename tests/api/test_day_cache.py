@@ -121,3 +121,38 @@ class DayCacheEquivalenceTests(BaseTestCase):
                 self.assertEqual(result[key].max, expected.max)
                 self.assertEqual(result[key].integral, pytest.approx(expected.integral, rel=1e-9))
                 self.assertEqual(result[key].sum, pytest.approx(expected.sum, rel=1e-9))
+
+
+@uses_store
+class WarmTests(BaseTestCase):
+    def test_warming_makes_the_clients_first_month_query_read_the_cache(self):
+        import io
+
+        from django.core.management import call_command
+
+        first_day = day_start(6)
+        write([hourly_container_point(ns, f"{ns}-1", "app", first_day + timedelta(hours=h), 240, 15, cpu=100.0,
+                                      memory=2**20)
+               for h in range(24 * 3) for ns in ("alpha-dev", "beta-web")], policy="hourly")
+        out = io.StringIO()
+        call_command("warmquerycache", "--days", "10", "--metrics", "cpu/usage_rate", stdout=out)
+        self.assertIn("warmed", out.getvalue())
+        before = len(get_redis().keys(daycache.PREFIX + "*"))
+        self.assertGreater(before, 0)
+        body = {"agg": "all-namespace", "timeBeginInterval": first_day.strftime("%Y-%m-%d"),
+                "timeEndInterval": (first_day + timedelta(days=3)).strftime("%Y-%m-%d")}
+        rows = self.post_metric("cpu/usage_rate", body, who="alpha").json()
+        self.assertEqual([(r["namespace_name"], r["mean"]) for r in rows], [("alpha-dev", 100.0)])
+        rows = self.post_metric("cpu/usage_rate", {**body, "agg": "pod-by-namespace", "namespace": "alpha-dev"}).json()
+        self.assertEqual(rows[0]["samples"], 240 * 24 * 3)
+        # The client's queries found every day already cached: nothing new was stored.
+        self.assertEqual(len(get_redis().keys(daycache.PREFIX + "*")), before)
+
+    def test_it_refuses_unknown_metrics_and_silly_spans(self):
+        from django.core.management import call_command
+        from django.core.management.base import CommandError
+
+        with self.assertRaisesMessage(CommandError, "unknown metric(s): nope"):
+            call_command("warmquerycache", "--metrics", "nope")
+        with self.assertRaisesMessage(CommandError, "--days"):
+            call_command("warmquerycache", "--days", "0")
