@@ -99,7 +99,7 @@ def main():
     finally:
         influx.cleanup()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    order = ["fetch_lists", "parse_lists", "fetch_summaries", "parse", "serialize", "write", "total"]
+    order = ["fetch_lists", "parse_lists", "fetch_summaries", "parse", "serialize", "write_wait", "total"]
     print(f"usage cycle, {args.nodes} nodes, median of {args.cycles} cycles (seconds)\n")
     print(f"{'pods':>6} {'containers':>10} {'points':>8} " + " ".join(f"{name:>15}" for name in order))
     for pods, report, medians, _ in rows:
