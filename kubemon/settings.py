@@ -154,6 +154,23 @@ CELERY_BEAT_SCHEDULE = {
     for name, seconds in COLLECT_SCHEDULE.items()
     if seconds > 0
 }
+# The day cache of month-long queries is warmed once a day, after the previous day's rollup became
+# final (3 h after midnight UTC, docs/api.md); "HH:MM" in UTC, empty to switch it off.
+WARM_QUERY_CACHE_AT = env_str("WARM_QUERY_CACHE_AT", "03:40")
+if WARM_QUERY_CACHE_AT:
+    from celery.schedules import crontab
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        _warm_hour, _warm_minute = (int(part) for part in WARM_QUERY_CACHE_AT.split(":"))
+        _warm_schedule = crontab(hour=_warm_hour, minute=_warm_minute)
+    except ValueError:
+        raise ImproperlyConfigured(f"WARM_QUERY_CACHE_AT={WARM_QUERY_CACHE_AT!r} is not a time such as 03:40")
+    CELERY_BEAT_SCHEDULE["warm-query-cache"] = {
+        "task": "api.tasks.warm_query_cache",
+        "schedule": _warm_schedule,
+        "options": {"expires": 3600},
+    }
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
