@@ -10,6 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy" / "loca
 
 from influxdb_server import InfluxServer  # noqa: E402
 
+from tests.simcluster import make_simulator  # noqa: E402,F401  (a fixture for every suite)
+
 
 @pytest.fixture(scope="session")
 def influxdb_server():

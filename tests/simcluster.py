@@ -1,3 +1,5 @@
+"""The simulated cluster as a test fixture: a subprocess on a manual clock."""
+
 import subprocess
 import sys
 import time
@@ -7,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Simulator:
@@ -53,6 +55,7 @@ class Simulator:
 
 @pytest.fixture
 def make_simulator(tmp_path):
+    """A factory: ``make_simulator(seed=7, nodes=5, ...)`` starts one; all are stopped afterwards."""
     started = []
 
     def make(**options):
