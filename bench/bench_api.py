@@ -55,7 +55,11 @@ def configure(influx_url, workdir):
     from django.test.utils import setup_test_environment
 
     setup_test_environment()
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"kubemon_bench_{os.getpid()}"
+    # A database of the benchmark's own (a file in its work folder for SQLite, never the repo root).
+    test_name = f"kubemon_bench_{os.getpid()}"
+    if connection.vendor == "sqlite":
+        test_name = os.path.join(workdir, "test.sqlite3")
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = test_name
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     return connection
 
