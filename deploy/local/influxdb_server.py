@@ -38,7 +38,8 @@ def influxd_binary():
 class InfluxServer:
     """One influxd process with its own data directory and ports."""
 
-    def __init__(self, data_dir=None, http_port=None):
+    def __init__(self, data_dir=None, http_port=None, auth=False):
+        self.auth = auth
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="kubemon-influx-"))
         self.http_port = http_port or free_port()
         self.rpc_port = free_port()
@@ -55,7 +56,7 @@ class InfluxServer:
             data_dir=self.data_dir,
             http_host="127.0.0.1",
             http_port=self.http_port,
-            auth_enabled="false",
+            auth_enabled="true" if self.auth else "false",
         )
         path = self.data_dir / "influxdb.conf"
         path.write_text(config)
@@ -79,6 +80,7 @@ class InfluxServer:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"influxd exited early; see {self.data_dir / 'influxd.log'}")
             try:
+                # /ping answers without credentials even when auth is on.
                 with urllib.request.urlopen(self.url + "/ping", timeout=1) as resp:
                     if resp.status == 204:
                         return
