@@ -31,6 +31,7 @@ EVENTS_KEPT = 10_000  # watch history (~35 MB at 10,000 pods); older resourceVer
 SNAPSHOT_SECONDS = 300.0  # continue tokens live 5 real minutes (etcd's default compaction interval)
 SNAPSHOTS_KEPT = 16
 FAIL_TARGETS = ("api", "metrics", "kubelet", "gpu", "node-exporter")
+FORBID_TARGETS = ("api", "proxy")
 EXPIRED_CONTINUE = (  # the API server's own words
     "The provided continue parameter is too old to display a consistent list result. You can start a "
     "new list without the continue parameter, or use the continue token in this response to retrieve "
@@ -99,6 +100,8 @@ class Cluster(LifecycleMixin, UsageMixin):
         self.events_floor = 0
         self.snapshots: OrderedDict = OrderedDict()
         self.failed: set[str] = set()
+        # RBAC refusals (403) to simulate a service account without a permission: "api", "proxy".
+        self.forbidden: set[str] = set()
         self.building = True
         self.stopped = False
         self.steps_run = 0
@@ -413,18 +416,25 @@ class Cluster(LifecycleMixin, UsageMixin):
             if target not in FAIL_TARGETS and target != "all":
                 raise ValueError(f"target must be one of {', '.join(FAIL_TARGETS)} or all")
             self.failed |= set(FAIL_TARGETS) if target == "all" else {target}
+        elif action == "forbid":
+            target = body.get("target", "proxy")
+            if target not in FORBID_TARGETS:
+                raise ValueError(f"target must be one of {', '.join(FORBID_TARGETS)}")
+            self.forbidden.add(target)
         elif action == "recover":
             target = body.get("target")
             if target is None or target == "all":
                 self.failed.clear()
+                self.forbidden.clear()
             else:
                 self.failed.discard(target)
+                self.forbidden.discard(target)
         elif action == "compact":
             self.compact()
         else:
             raise ValueError(
                 "action must be one of advance, node_not_ready, node_ready, delete_pod, fail, "
-                "recover, compact"
+                "forbid, recover, compact"
             )
         return self.state()
 
@@ -467,6 +477,7 @@ class Cluster(LifecycleMixin, UsageMixin):
             "namespaces": [{"name": ns.name, "tenant": ns.tenant} for ns in self.namespaces.values()],
             "fan": {"url": self.opts.fan_url, "running": self.fan_running() if self.fan else None},
             "failed_targets": sorted(self.failed),
+            "forbidden_targets": sorted(self.forbidden),
             "temperature_push": self.pusher.stats() if self.pusher is not None else None,
             "sim_steps_run": self.steps_run,
             "sim_step_cpu_seconds": round(self.step_seconds, 6),

@@ -216,6 +216,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(
                     503, "ServiceUnavailable", "the server is currently unable to handle the request"
                 )
+            if "api" in sim.forbidden and path.startswith(("/api/", "/apis/")):
+                raise _forbidden("list", path.rstrip("/").rsplit("/", 1)[-1], "")
             name, m = _route(path)
             allowed = {"pod": ("GET", "DELETE")}.get(name, ("GET",))
             if method not in allowed:
@@ -365,6 +367,8 @@ class Handler(BaseHTTPRequestHandler):
             n = sim.nodes.get(name)
             if n is None:
                 raise not_found("nodes", name)
+            if "proxy" in sim.forbidden:
+                raise _forbidden("get", "nodes/proxy", name)
             if not n.ready or "kubelet" in sim.failed:
                 raise ApiError(
                     503,
@@ -660,6 +664,17 @@ def _route(path: str) -> tuple[str, re.Match]:
 
 def _event(etype: str, data: bytes) -> bytes:
     return b'{"type":"' + etype.encode() + b'","object":' + data + b"}\n"
+
+
+def _forbidden(verb: str, resource: str, name: str) -> ApiError:
+    """The apiserver's RBAC refusal, worded as a real one is."""
+    subject = f'{resource} "{name}"' if name else resource
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{subject} is forbidden: User "system:serviceaccount:kubemon:kubemon" cannot {verb} resource '
+        f'"{resource}" in API group "" at the cluster scope',
+    )
 
 
 def _metrics_down(resource: str) -> ApiError:

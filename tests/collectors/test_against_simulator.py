@@ -177,3 +177,25 @@ def test_the_inventory_scrapes_node_exporter_temperatures(make_simulator, store,
     assert {s["tags"]["node_name"] for s in series} == nodes
     assert all(20 < s["values"][0][1] < 110 for s in series)
     assert set(latest_temperatures(redis_db)) == nodes
+
+
+def test_a_forbidden_node_proxy_falls_back_to_metrics_server(make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    simulator.control(action="forbid", target="proxy")
+    kube = simulator.kube()
+    for _ in range(2):
+        simulator.advance(15)
+        report = cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)
+        assert report.ok
+    assert report.points["kubernetes_pod_container"] > 20
+    series = store.query('SELECT sum("cpu_core_seconds") FROM "kubernetes_pod_container" GROUP BY "namespace"')
+    assert sum(s["values"][0][1] for s in series) > 0
+
+
+def test_a_forbidden_list_names_the_rbac_verb_and_resource(make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    simulator.control(action="forbid", target="api")
+    report = cycles.run_usage_cycle(kube=simulator.kube(), store=store, redis=redis_db)
+    assert not report.ok
+    assert "refused /api/v1/pods (403)" in report.error
+    assert "needs the RBAC verb 'list' on 'pods'" in report.error

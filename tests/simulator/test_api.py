@@ -244,3 +244,13 @@ def test_control_rejects_what_it_cannot_do(make_sim):
     status, _, body = manual.request("POST", "/sim/control", [1, 2])
     assert status == 400 and b"JSON object" in body
     assert manual.get("/sim/nothing")[0] == 404
+
+
+def test_forbid_answers_403_with_the_apiservers_wording_until_recover(sim):
+    sim.control(action="forbid", target="proxy")
+    node = sim.json("/api/v1/nodes")["items"][0]["metadata"]["name"]
+    status = sim.json(f"/api/v1/nodes/{node}/proxy/stats/summary", expect=403)
+    assert status["reason"] == "Forbidden"
+    assert 'cannot get resource "nodes/proxy"' in status["message"]
+    sim.control(action="recover")
+    sim.json(f"/api/v1/nodes/{node}/proxy/stats/summary")
