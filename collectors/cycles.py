@@ -28,7 +28,7 @@ from collectors.temperature import (
     scrape_node_exporters,
 )
 from collectors.usage import collect_pod_usage
-from kubemon.redis import get_redis
+from kubemon.redis import get_redis, try_lock
 from kubemon.timeseries import WriteReport, get_store
 
 log = logging.getLogger(__name__)
@@ -74,16 +74,9 @@ def cyclic_gc_paused():
             gc.enable()
 
 
-@contextlib.contextmanager
 def cycle_lock(redis, name, timeout):
-    lock = redis.lock(f"kubemon:lock:{name}", timeout=max(timeout, 5))
-    acquired = lock.acquire(blocking=False)
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with contextlib.suppress(Exception):
-                lock.release()
+    """The lock that keeps a cycle from overlapping itself."""
+    return try_lock(redis, f"kubemon:lock:{name}", max(timeout, 5))
 
 
 def _count(points):

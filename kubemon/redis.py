@@ -1,6 +1,7 @@
 """One Redis connection pool for locks, the spool and live caches."""
 
 import asyncio
+import contextlib
 import functools
 import weakref
 
@@ -33,3 +34,21 @@ def get_async_redis():
         client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
         _async_clients[loop] = client
     return client
+
+
+@contextlib.contextmanager
+def try_lock(client, key, timeout):
+    """Yield True while holding the Redis lock ``key``, or False at once if someone else holds it.
+
+    The lock expires after ``timeout`` seconds, so a worker killed while holding it does not
+    block the others for longer than that.
+    """
+    lock = client.lock(key, timeout=timeout)
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            # An expired lock cannot be released; that is fine, someone else may hold it now.
+            with contextlib.suppress(redis.exceptions.LockError):
+                lock.release()

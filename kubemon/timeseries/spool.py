@@ -16,6 +16,8 @@ from pathlib import Path
 
 import orjson
 
+from kubemon.redis import try_lock
+
 
 def _encode(policy, precision, body):
     header = orjson.dumps({"rp": policy, "precision": precision})
@@ -33,17 +35,9 @@ class RedisSpool:
         self.redis = redis_client
         self.key = key
 
-    @contextlib.contextmanager
     def exclusive(self):
         """Hold the replay lock, or yield False when another worker is replaying."""
-        lock = self.redis.lock(self.key + ":replay-lock", timeout=300)
-        acquired = lock.acquire(blocking=False)
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                with contextlib.suppress(Exception):
-                    lock.release()
+        return try_lock(self.redis, self.key + ":replay-lock", 300)
 
     def push(self, policy, precision, body):
         self.redis.rpush(self.key, _encode(policy, precision, body))
