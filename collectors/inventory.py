@@ -1,7 +1,6 @@
 """Inventory: pod states, node capacity and condition, cluster health, namespace ownership labels."""
 
 import logging
-import time
 
 from collectors.podspec import gpu_count
 from collectors.quantity import QuantityError, cpu_millicores, to_bytes, to_count
@@ -128,7 +127,3 @@ def namespace_labels(namespaces):
         for ns in namespaces
         if (ns.get("metadata") or {}).get("name")
     }
-
-
-def wall_clock():
-    return int(time.time())

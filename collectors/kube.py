@@ -17,7 +17,6 @@ from collectors.kubetypes import decode_pod_list
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
-VERBS = {"GET": "get"}
 
 
 class KubeError(Exception):
