@@ -100,9 +100,14 @@ def container_fields(container, spec, sample, interval):
         fields["logs_used_bytes"] = float(logs["usedBytes"])
     fields["resource_requests_millicpu_units"] = spec.requests_millicpu
     fields["resource_requests_memory_bytes"] = spec.requests_memory
-    fields["resource_limits_millicpu_units"] = spec.limits_millicpu
-    fields["resource_limits_memory_bytes"] = spec.limits_memory
-    fields["resource_requests_gpu"] = spec.requests_gpu
+    # An unset limit is not a limit of 0, and most containers request no GPU: such fields are
+    # left out rather than written as 0 (each is 10,000 values a cycle at 10,000 pods).
+    if spec.limits_millicpu:
+        fields["resource_limits_millicpu_units"] = spec.limits_millicpu
+    if spec.limits_memory:
+        fields["resource_limits_memory_bytes"] = spec.limits_memory
+    if spec.requests_gpu:
+        fields["resource_requests_gpu"] = spec.requests_gpu
     fields["restarts_total"] = spec.restarts
     _add_integrals(fields, _CONTAINER_INTEGRALS, interval)
     # max(request, usage) per sample: the OpenCost allocation basis (DESIGN §4).

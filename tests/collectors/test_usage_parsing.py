@@ -121,3 +121,16 @@ def test_it_falls_back_to_metrics_server_rates():
     assert tomcat.fields["memory_working_set_bytes"] == 650528 * 1024
     assert tomcat.tags["node_name"] == "node-a"
     assert tomcat.timestamp == epoch_seconds("2018-12-06T02:21:43Z")
+
+
+def test_unset_limits_and_absent_gpu_requests_are_left_out_not_written_as_zero():
+    summary = _load("kubelet-stats-summary.json")
+    info = PodInfo("datadog", "dd-agent-ntepl", summary["pods"][0]["podRef"]["uid"], "n", "Running", "running",
+                   "Running", "", "", "", {"agent": ContainerSpec(requests_millicpu=100.0, limits_memory=2**29)})
+    result = UsageResult()
+    summary_points(summary, {("datadog", "dd-agent-ntepl"): info}, SamplingState(), result)
+    agent = next(p for p in result.points if p.tags.get("container_name") == "agent")
+    assert "resource_limits_millicpu_units" not in agent.fields
+    assert "resource_requests_gpu" not in agent.fields and "resource_requests_gpu_integral" not in agent.fields
+    assert agent.fields["resource_limits_memory_bytes"] == 2**29
+    assert agent.fields["resource_requests_millicpu_units"] == 100.0
