@@ -22,6 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def start_simulator(pods, nodes, kubeconfig, gpu_nodes):
@@ -42,6 +43,22 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def machine_speed():
+    """influxdb-client ``Point`` lines/s on container lines: the same reference as bench_lineprotocol.py.
+
+    This machine's speed varies by a third from hour to hour; printing this beside the cycle
+    time lets runs from different moments be compared.
+    """
+    import random
+
+    from bench_lineprotocol import container_points, reference
+
+    points = container_points(3000, 1_700_000_000, random.Random(1))
+    started = time.perf_counter()
+    reference(points)
+    return len(points) / (time.perf_counter() - started)
 
 
 def main():
@@ -100,6 +117,8 @@ def main():
         influx.cleanup()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     order = ["fetch_lists", "parse_lists", "fetch_summaries", "parse", "serialize", "write_wait", "total"]
+    print(f"machine speed reference: influxdb-client Point, {machine_speed():,.0f} container lines/s "
+          "(38,775 when docs/benchmarks.md's figures were taken)")
     print(f"usage cycle, {args.nodes} nodes, median of {args.cycles} cycles (seconds)\n")
     print(f"{'pods':>6} {'containers':>10} {'points':>8} " + " ".join(f"{name:>15}" for name in order))
     for pods, report, medians, _ in rows:
