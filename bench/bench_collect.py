@@ -116,14 +116,15 @@ def main():
     finally:
         influx.cleanup()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    order = ["fetch_lists", "parse_lists", "fetch_summaries", "parse", "serialize", "write_wait", "total"]
+    order = ["fetch_lists", "parse_lists", "state", "fetch_summaries", "parse", "serialize", "write_wait", "publish",
+             "total"]
     print(f"machine speed reference: influxdb-client Point, {machine_speed():,.0f} container lines/s "
           "(38,775 when docs/benchmarks.md's figures were taken)")
     print(f"usage cycle, {args.nodes} nodes, median of {args.cycles} cycles (seconds)\n")
-    print(f"{'pods':>6} {'containers':>10} {'points':>8} " + " ".join(f"{name:>15}" for name in order))
+    print(f"{'pods':>6} {'containers':>10} {'points':>8} " + " ".join(f"{name:>12}" for name in order))
     for pods, report, medians, _ in rows:
         print(f"{pods:>6} {report.points.get('kubernetes_pod_container', 0):>10} {sum(report.points.values()):>8} "
-              + " ".join(f"{medians.get(name, 0):>15.3f}" for name in order))
+              + " ".join(f"{medians.get(name, 0):>12.3f}" for name in order))
     print(f"\ncollector peak RSS: {peak:.0f} MB (whole benchmark process, all sizes)")
     for pods, _, _, sim_rss in rows:
         print(f"simulator RSS at {pods} pods: {sim_rss:.0f} MB")

@@ -163,7 +163,9 @@ def _usage(report, kube, store, redis):
     node_names = [n["metadata"]["name"] for n in nodes_raw if n.get("metadata", {}).get("name")]
     report.seconds["parse_lists"] = time.perf_counter() - started
     schedule = _schedule("usage")
-    sampling = SamplingState.load(redis, cap_seconds=2 * schedule, nominal_seconds=schedule)
+    started = time.perf_counter()
+    sampling = SamplingState.load(redis, cap_seconds=2 * schedule, nominal_seconds=schedule, name="usage")
+    state_seconds = time.perf_counter() - started
     stream = store.streaming_write()
     try:
         result = collect_pod_usage(kube, sampling, pods, node_names,
@@ -175,10 +177,14 @@ def _usage(report, kube, store, redis):
     report.seconds["write_wait"] = stream.waited
     report.points = result.counts
     stamp = result.sample_time or source_now(redis)
-    sampling.save(redis, stamp)
+    started = time.perf_counter()
+    sampling.save(redis, stamp, name="usage")
+    report.seconds["state"] = state_seconds + time.perf_counter() - started
     if result.sample_time:
         redis.set(SOURCE_TIME_KEY, orjson.dumps([result.sample_time, time.time()]))
+    started = time.perf_counter()
     snapshot.publish_usage(redis, pods, result, stamp)
+    report.seconds["publish"] = time.perf_counter() - started
 
 
 def _inventory(report, kube, store, redis):
@@ -216,14 +222,14 @@ def _gpu(report, kube, store, redis):
     nodes_raw = kube.list_nodes()
     exporters = gpu_collector.exporters_from_nodes(nodes_raw, settings.GPU_EXPORTER_URLS)
     schedule = _schedule("gpu")
-    sampling = SamplingState.load(redis, cap_seconds=2 * schedule, nominal_seconds=schedule)
+    sampling = SamplingState.load(redis, cap_seconds=2 * schedule, nominal_seconds=schedule, name="gpu")
     started = time.perf_counter()
     points, errors = gpu_collector.collect_gpu(exporters, sampling, source_now(redis))
     report.seconds["scrape"] = time.perf_counter() - started
     if errors:
         report.error = "; ".join(errors)
     _write(store, points, report)
-    sampling.save(redis, source_now(redis))
+    sampling.save(redis, source_now(redis), name="gpu")
 
 
 def _rollup(report, kube, store, redis):
