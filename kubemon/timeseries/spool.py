@@ -9,6 +9,7 @@ by measurement, tags and timestamp (DESIGN §3).
 
 import contextlib
 import fcntl
+import itertools
 import os
 import time
 import zlib
@@ -62,7 +63,8 @@ class FileSpool:
     def __init__(self, directory):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._counter = 0
+        # Two streaming writers may spool at once: itertools.count hands out unique numbers.
+        self._counter = itertools.count(1)
 
     @contextlib.contextmanager
     def exclusive(self):
@@ -81,8 +83,7 @@ class FileSpool:
         return sorted(p for p in self.directory.iterdir() if p.suffix == ".batch")
 
     def push(self, policy, precision, body):
-        self._counter += 1
-        name = f"{time.time_ns():020d}-{os.getpid():08d}-{self._counter:08d}"
+        name = f"{time.time_ns():020d}-{os.getpid():08d}-{next(self._counter):08d}"
         tmp = self.directory / (name + ".tmp")
         tmp.write_bytes(_encode(policy, precision, body))
         # Rename is atomic: a reader never sees half a batch.

