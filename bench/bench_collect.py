@@ -83,6 +83,10 @@ def main():
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    # A migrated database, as in production: the live snapshot reads namespace ownership.
+    call_command("migrate", verbosity=0)
     from collectors.cycles import run_usage_cycle
     from collectors.kube import KubeClient
     from kubemon.redis import get_redis
