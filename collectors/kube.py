@@ -6,6 +6,8 @@ through the client's transport (auth, TLS, kubeconfig handling) but parse the bo
 
 import functools
 import logging
+import threading
+import time
 
 import orjson
 import urllib3
@@ -46,6 +48,29 @@ def _rbac_hint(path):
     return "list", parts[-1] if parts else "?"
 
 
+def _at_most_every(hook, seconds):
+    """Run the kubeconfig's token-refresh ``hook`` at most once per ``seconds``.
+
+    The client calls it before every request. For a kubeconfig token it re-applies the whole
+    configuration, and setting the host reads every proxy variable of the environment: with
+    500 kubelet summaries a cycle, that was about a sixth of the collector's CPU
+    (docs/benchmarks.md). An expiring token (exec or OIDC plugins) is still refreshed within a
+    second of its expiry.
+    """
+    lock = threading.Lock()
+    last = [float("-inf")]
+
+    def throttled(configuration):
+        with lock:
+            now = time.monotonic()
+            if now - last[0] < seconds:
+                return
+            last[0] = now
+            hook(configuration)
+
+    return throttled
+
+
 class KubeClient:
     def __init__(self, api_client, timeout=10.0):
         self.api_client = api_client
@@ -68,6 +93,8 @@ class KubeClient:
         except (k8s_config.ConfigException, OSError, TypeError) as exc:
             where = "the in-cluster service account" if in_cluster else (kubeconfig or "~/.kube/config")
             raise KubeError(f"cannot load the Kubernetes configuration from {where}: {exc}") from exc
+        if configuration.refresh_api_key_hook is not None:
+            configuration.refresh_api_key_hook = _at_most_every(configuration.refresh_api_key_hook, 1.0)
         # Fail fast: a cycle that cannot reach the API is retried by the next cycle, not here.
         configuration.retries = False
         configuration.connection_pool_maxsize = pool_size

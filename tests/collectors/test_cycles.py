@@ -1,11 +1,13 @@
 """Cycle behaviour that needs no cluster: an unreachable API, overlapping runs, the collect command."""
 
+import time
+
 import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
 from collectors import cycles
-from collectors.kube import KubeClient, KubeUnavailable
+from collectors.kube import KubeClient, KubeUnavailable, _at_most_every
 
 
 @pytest.fixture
@@ -53,3 +55,20 @@ def test_a_missing_kubeconfig_is_named():
 def test_collect_refuses_an_unknown_cycle_name():
     with pytest.raises(CommandError, match="unknown cycle"):
         call_command("collect", "--once", "--only", "usage,bogus")
+
+
+def test_the_kubeconfig_token_refresh_runs_at_most_once_a_second_yet_still_runs(dead_api_kubeconfig):
+    kube = KubeClient.from_config(str(dead_api_kubeconfig), timeout=2)
+    configuration = kube.api_client.configuration
+    assert configuration.refresh_api_key_hook is not None
+    calls = []
+    throttled = _at_most_every(lambda conf: calls.append(conf), 0.2)
+    for _ in range(500):  # a cycle's summary requests
+        throttled(configuration)
+    assert len(calls) == 1
+    time.sleep(0.25)
+    throttled(configuration)
+    assert len(calls) == 2
+    # The first request still runs the kubeconfig's own hook, which sets the token.
+    configuration.api_key.clear()
+    assert configuration.get_api_key_with_prefix("BearerToken") == "Bearer t"
