@@ -170,7 +170,10 @@ class KubeClient:
         return self.list_all("/api/v1/namespaces")
 
     def node_summary(self, node_name):
-        return self.get_json(f"/api/v1/nodes/{node_name}/proxy/stats/summary")
+        return orjson.loads(self.node_summary_raw(node_name))
+
+    def node_summary_raw(self, node_name):
+        return self.get_raw(f"/api/v1/nodes/{node_name}/proxy/stats/summary")
 
     def pod_metrics(self):
         return self.list_all("/apis/metrics.k8s.io/v1beta1/pods")

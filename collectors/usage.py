@@ -11,6 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
+import orjson
+
 from collectors.kube import KubeAccessDenied, KubeError
 from collectors.podspec import ContainerSpec
 from collectors.quantity import QuantityError, cpu_nanocores, to_bytes
@@ -311,7 +313,7 @@ def fetch_summaries(kube, node_names, workers=16):
     """
     def fetch(name):
         try:
-            return name, kube.node_summary(name)
+            return name, kube.node_summary_raw(name)
         except KubeError as exc:
             return name, exc
 
@@ -320,7 +322,13 @@ def fetch_summaries(kube, node_names, workers=16):
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(node_names)))) as pool:
         futures = [pool.submit(fetch, name) for name in node_names]
         for future in as_completed(futures):
-            yield future.result()
+            name, body = future.result()
+            if isinstance(body, bytes):
+                try:
+                    body = orjson.loads(body)
+                except orjson.JSONDecodeError as exc:
+                    body = KubeError(f"the summary of node {name} is not JSON: {exc}")
+            yield name, body
 
 
 def _drain(result, sink):

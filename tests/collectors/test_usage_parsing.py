@@ -8,7 +8,7 @@ import pytest
 from collectors.podspec import ContainerSpec, PodInfo
 from collectors.sampling import SamplingState
 from collectors.timeutil import epoch_seconds
-from collectors.usage import UsageResult, metrics_api_points, summary_points
+from collectors.usage import UsageResult, collect_pod_usage, metrics_api_points, summary_points
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -134,3 +134,19 @@ def test_unset_limits_and_absent_gpu_requests_are_left_out_not_written_as_zero()
     assert "resource_requests_gpu" not in agent.fields and "resource_requests_gpu_integral" not in agent.fields
     assert agent.fields["resource_limits_memory_bytes"] == 2**29
     assert agent.fields["resource_requests_millicpu_units"] == 100.0
+
+
+class _Kubelets:
+    """Node summaries as the API proxy returns them: raw bytes, one node answering garbage."""
+
+    def node_summary_raw(self, name):
+        if name == "broken":
+            return b"<html>502 Bad Gateway</html>"
+        return (SAMPLES / "kubelet-stats-summary.json").read_bytes()
+
+
+def test_a_node_whose_summary_is_not_json_is_skipped_and_the_others_are_kept():
+    result = collect_pod_usage(_Kubelets(), SamplingState(), None, ["good", "broken"], workers=2)
+    assert result.skipped == 1
+    assert result.containers > 0
+    assert {p.measurement for p in result.points} >= {"kubernetes_pod_container", "kubernetes_node"}
