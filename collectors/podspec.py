@@ -20,13 +20,20 @@ def gpu_count(resources):
     return total
 
 
+def _whole(value):
+    """A whole number as an int: the usage points write these to float fields, and an int formats
+    three times faster (``kubemon.timeseries.schema.FLOAT_FIELDS``)."""
+    return int(value) if value.is_integer() else value
+
+
 @dataclass(slots=True)
 class ContainerSpec:
-    requests_millicpu: float = 0.0
-    requests_memory: float = 0.0
-    limits_millicpu: float = 0.0
-    limits_memory: float = 0.0
-    requests_gpu: float = 0.0
+    # Millicores, bytes and GPUs: ints when whole (most are), floats otherwise.
+    requests_millicpu: float = 0
+    requests_memory: float = 0
+    limits_millicpu: float = 0
+    limits_memory: float = 0
+    requests_gpu: float = 0
     restarts: int = 0
 
 
@@ -52,15 +59,15 @@ def _container_spec(container):
     limits = resources.limits or {}
     spec = ContainerSpec()
     if "cpu" in requests:
-        spec.requests_millicpu = cpu_millicores(requests["cpu"])
+        spec.requests_millicpu = _whole(cpu_millicores(requests["cpu"]))
     if "memory" in requests:
-        spec.requests_memory = to_bytes(requests["memory"])
+        spec.requests_memory = _whole(to_bytes(requests["memory"]))
     if "cpu" in limits:
-        spec.limits_millicpu = cpu_millicores(limits["cpu"])
+        spec.limits_millicpu = _whole(cpu_millicores(limits["cpu"]))
     if "memory" in limits:
-        spec.limits_memory = to_bytes(limits["memory"])
+        spec.limits_memory = _whole(to_bytes(limits["memory"]))
     # Extended resources such as GPUs must have requests equal to limits; either may be given.
-    spec.requests_gpu = gpu_count(requests) or gpu_count(limits)
+    spec.requests_gpu = _whole(gpu_count(requests) or gpu_count(limits))
     return spec
 
 

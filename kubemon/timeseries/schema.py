@@ -164,6 +164,31 @@ MAX_FIELDS = {
 }
 ROLLUP_SUFFIXES = ("_integral", "_sum", "_max", "_samples")
 
+# Fields that InfluxDB stores as floats although their values are mostly whole numbers (bytes,
+# nanocores, seconds). The serialiser writes a Python int given for one of them without the ``i``
+# suffix, so InfluxDB still reads a float: a field's type can never flip with its value (InfluxDB
+# refuses a batch with a type conflict), and the collectors may keep the kubelet's integers as
+# they are, which formats about three times faster than a float (docs/benchmarks.md). Every
+# other field takes its type from the Python value: int → integer, float → float.
+_INTEGER_USAGE_FIELDS = {"cpu_usage_core_nanoseconds", "memory_page_faults", "memory_major_page_faults",
+                         "restarts_total"}
+FLOAT_FIELDS = {
+    "kubernetes_pod_container": frozenset(
+        {f for f in MEASUREMENTS["kubernetes_pod_container"].fields if f not in _INTEGER_USAGE_FIELDS}
+        | {f + "_integral" for f in INTEGRAL_FIELDS["kubernetes_pod_container"]}
+    ),
+    "kubernetes_node": frozenset(
+        {"interval_seconds", "cpu_usage_nanocores", "memory_usage_bytes", "memory_working_set_bytes",
+         "memory_rss_bytes", "memory_available_bytes", "fs_used_bytes", "fs_capacity_bytes", "fs_available_bytes",
+         "capacity_millicpu_cores", "capacity_memory_bytes", "capacity_gpu", "allocatable_millicpu_cores",
+         "allocatable_memory_bytes", "allocatable_gpu", "requests_millicpu_units", "requests_memory_bytes",
+         "requests_gpu"}
+        | {f + "_integral" for f in INTEGRAL_FIELDS["kubernetes_node"]}
+    ),
+    "kubernetes_pod_network": frozenset({"interval_seconds"}),
+    "kubernetes_pod_volume": frozenset({"used_bytes", "capacity_bytes", "available_bytes"}),
+}
+
 
 def measurement(name):
     try:

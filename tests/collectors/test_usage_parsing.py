@@ -9,6 +9,7 @@ from collectors.podspec import ContainerSpec, PodInfo
 from collectors.sampling import SamplingState
 from collectors.timeutil import epoch_seconds
 from collectors.usage import UsageResult, collect_pod_usage, metrics_api_points, summary_points
+from kubemon.timeseries import TimeseriesStore
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -150,3 +151,16 @@ def test_a_node_whose_summary_is_not_json_is_skipped_and_the_others_are_kept():
     assert result.skipped == 1
     assert result.containers > 0
     assert {p.measurement for p in result.points} >= {"kubernetes_pod_container", "kubernetes_node"}
+
+
+@pytest.mark.parametrize("odd", ["lots", True, [1], {"bytes": 1}])
+def test_a_non_numeric_usage_value_loses_at_most_its_pod_and_is_never_written(odd):
+    summary = _load("kubelet-stats-summary.json")
+    summary["pods"][0]["containers"][0]["memory"]["usageBytes"] = odd
+    result = UsageResult()
+    summary_points(summary, None, SamplingState(), result)
+    lines = TimeseriesStore(client=None).serialize(result.points)
+    container_lines = [line for line in lines if line.startswith("kubernetes_pod_container,")]
+    total = sum(len(p["containers"]) for p in summary["pods"])
+    assert total - len(summary["pods"][0]["containers"]) <= len(container_lines) < total
+    assert not any("memory_usage_bytes=lots" in line or "memory_usage_bytes=true" in line for line in lines)

@@ -6,7 +6,14 @@ from hypothesis import strategies as st
 from influxdb_client import Point as ReferencePoint
 from influxdb_client.domain.write_precision import WritePrecision
 
-from kubemon.timeseries.lineprotocol import LineProtocolError, escape_key, format_fields, to_line, to_lines
+from kubemon.timeseries.lineprotocol import (
+    LineProtocolError,
+    escape_key,
+    format_fields,
+    format_fields_one_by_one,
+    to_line,
+    to_lines,
+)
 
 
 def test_it_escapes_tag_separators():
@@ -118,3 +125,44 @@ def _parse(line):
         if line[i] == " ":
             return head, fields, line[i + 1 :]
         i += 1
+
+
+def test_an_integer_for_a_field_the_schema_types_as_float_is_written_as_a_float():
+    line = to_line("kubernetes_pod_container", {"pod_name": "p"},
+                   {"memory_usage_bytes": 5591040, "restarts_total": 2, "cpu_core_seconds": 0.25}, 10)
+    assert line == ("kubernetes_pod_container,pod_name=p "
+                    "memory_usage_bytes=5591040,restarts_total=2i,cpu_core_seconds=0.25 10")
+
+
+def test_a_string_or_a_boolean_for_a_float_field_is_refused():
+    for value in ("lots", True):
+        with pytest.raises(LineProtocolError, match="must be a number"):
+            to_line("kubernetes_pod_container", {"pod_name": "p"}, {"memory_usage_bytes": value}, 10)
+
+
+field_values = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(),  # NaN and infinities included
+    st.booleans(),
+    st.text(max_size=8),
+    st.none(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    measurement=st.sampled_from(["kubernetes_pod_container", "kubernetes_node", "gpu", "anything"]),
+    fields=st.dictionaries(
+        st.sampled_from(["memory_usage_bytes", "interval_seconds", "restarts_total", "cpu_core_seconds", "phase",
+                         "ready", "x%s", "a b"]),
+        field_values, max_size=8),
+)
+def test_the_templated_fields_equal_the_fields_formatted_one_by_one(measurement, fields):
+    try:
+        expected = format_fields_one_by_one(fields, measurement)
+    except LineProtocolError:
+        with pytest.raises(LineProtocolError):
+            format_fields(fields, measurement)
+        return
+    assert format_fields(fields, measurement) == expected
+    assert format_fields(fields, measurement) == expected  # the second time from the cached template

@@ -74,6 +74,20 @@ def test_it_keeps_integer_float_and_boolean_types(store):
 
 
 @pytest.mark.django_db
+def test_an_integer_and_a_float_for_a_float_field_never_conflict(store):
+    # InfluxDB refuses a whole batch whose field type differs from the stored one.
+    tags = {"namespace": "types", "pod_name": "p", "container_name": "c", "node_name": "n"}
+    first = store.write([Point("kubernetes_pod_container", tags, {"memory_usage_bytes": 1.5}, T0 + 1)])
+    second = store.write([Point("kubernetes_pod_container", tags, {"memory_usage_bytes": 7}, T0 + 2)])
+    assert (first.written, second.written, second.rejected) == (1, 1, 0)
+    keys = store.query('SHOW FIELD KEYS FROM "kubernetes_pod_container"')[0]["values"]
+    assert ["memory_usage_bytes", "float"] in keys
+    series = store.query('SELECT "memory_usage_bytes" FROM "kubernetes_pod_container" WHERE "namespace" = $ns',
+                         params={"ns": "types"})
+    assert [row[1] for row in series[0]["values"]] == [1.5, 7]
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("attempt", ["' OR 1=1 --", '"; DROP DATABASE kubemon_test', "x' OR namespace =~ /.*/"])
 def test_bound_parameters_make_injection_attempts_match_nothing(store, attempt):
     store.write([Point("kubernetes_pod", {"namespace": "team-a", "pod_name": "p"}, {"containers": 1}, T0 + 1)])
