@@ -58,15 +58,19 @@ def _at_most_every(hook, seconds):
     second of its expiry.
     """
     lock = threading.Lock()
-    last = [float("-inf")]
+    state = {"hook": hook, "last": float("-inf")}
 
     def throttled(configuration):
         with lock:
             now = time.monotonic()
-            if now - last[0] < seconds:
+            if now - state["last"] < seconds:
                 return
-            last[0] = now
-            hook(configuration)
+            state["last"] = now
+            state["hook"](configuration)
+            # The kubeconfig loader's hook installs a fresh hook of its own each time it runs.
+            if configuration.refresh_api_key_hook is not throttled:
+                state["hook"] = configuration.refresh_api_key_hook
+                configuration.refresh_api_key_hook = throttled
 
     return throttled
 

@@ -1,6 +1,7 @@
 """Cycle behaviour that needs no cluster: an unreachable API, overlapping runs, the collect command."""
 
 import time
+import types
 
 import pytest
 import yaml
@@ -57,18 +58,32 @@ def test_collect_refuses_an_unknown_cycle_name():
         call_command("collect", "--once", "--only", "usage,bogus")
 
 
-def test_the_kubeconfig_token_refresh_runs_at_most_once_a_second_yet_still_runs(dead_api_kubeconfig):
+def test_the_kubeconfig_token_refresh_runs_at_most_once_a_second_yet_still_runs(dead_api_kubeconfig, monkeypatch):
+    import kubernetes.client.configuration as k8s_configuration
+
     kube = KubeClient.from_config(str(dead_api_kubeconfig), timeout=2)
     configuration = kube.api_client.configuration
-    assert configuration.refresh_api_key_hook is not None
+    # Each run of the kubeconfig's own hook re-applies the host, which reads the proxy variables.
+    runs = []
+    real = k8s_configuration.getproxies
+    monkeypatch.setattr(k8s_configuration, "getproxies", lambda: runs.append(1) or real())
+    configuration.api_key.clear()
+    for _ in range(500):  # a cycle's summary requests
+        assert configuration.get_api_key_with_prefix("BearerToken") == "Bearer t"
+    assert len(runs) == 1
+    time.sleep(1.05)
+    configuration.get_api_key_with_prefix("BearerToken")
+    assert len(runs) == 2
+
+
+def test_the_throttle_runs_the_first_call_and_again_after_its_interval():
     calls = []
     throttled = _at_most_every(lambda conf: calls.append(conf), 0.2)
-    for _ in range(500):  # a cycle's summary requests
-        throttled(configuration)
+    conf = types.SimpleNamespace(refresh_api_key_hook=None)
+    conf.refresh_api_key_hook = throttled
+    for _ in range(100):
+        throttled(conf)
     assert len(calls) == 1
     time.sleep(0.25)
-    throttled(configuration)
+    throttled(conf)
     assert len(calls) == 2
-    # The first request still runs the kubeconfig's own hook, which sets the token.
-    configuration.api_key.clear()
-    assert configuration.get_api_key_with_prefix("BearerToken") == "Bearer t"
