@@ -28,7 +28,6 @@ NETWORK = "kubernetes_pod_network"
 VOLUME = "kubernetes_pod_volume"
 POD = "kubernetes_pod"
 NODE = "kubernetes_node"
-_CONTAINER_INTEGRALS = tuple((name, name + "_integral") for name in INTEGRAL_FIELDS[CONTAINER])
 _NODE_INTEGRALS = tuple((name, name + "_integral") for name in INTEGRAL_FIELDS[NODE])
 _NO_SPEC = ContainerSpec()
 
@@ -71,53 +70,82 @@ def _network_totals(network):
     )
 
 
+_EMPTY = {}
+
+
 def container_fields(container, spec, sample, interval):
-    cpu = container.get("cpu") or {}
-    memory = container.get("memory") or {}
-    # The kubelet's integers stay integers: the schema types these fields as floats, and an int
-    # formats three times faster (kubemon.timeseries.schema.FLOAT_FIELDS).
+    """The fields of one container sample; each gauge of ``INTEGRAL_FIELDS`` gets its
+    ``<field>_integral`` = value x interval right where it is set (this runs 10,000 times a cycle).
+
+    The kubelet's integers stay integers: the schema types these fields as floats, and an int
+    formats three times faster (``kubemon.timeseries.schema.FLOAT_FIELDS``).
+    """
+    cpu = container.get("cpu") or _EMPTY
+    memory = container.get("memory") or _EMPTY
     fields = {"interval_seconds": interval}
-    nanocores = cpu.get("usageNanoCores")
-    if nanocores is not None:
-        fields["cpu_usage_nanocores"] = nanocores
-    counter = cpu.get("usageCoreNanoSeconds")
-    if counter is not None:
-        fields["cpu_usage_core_nanoseconds"] = int(counter)
+    value = cpu.get("usageNanoCores")
+    if value is not None:
+        fields["cpu_usage_nanocores"] = value
+        fields["cpu_usage_nanocores_integral"] = value * interval
+    value = cpu.get("usageCoreNanoSeconds")
+    if value is not None:
+        fields["cpu_usage_core_nanoseconds"] = int(value)
     fields["cpu_core_seconds"] = float(sample.increment)
-    for source, target in (("usageBytes", "memory_usage_bytes"), ("workingSetBytes", "memory_working_set_bytes"),
-                           ("rssBytes", "memory_rss_bytes")):
-        value = memory.get(source)
-        if value is not None:
-            fields[target] = value
-    for source, target in (("pageFaults", "memory_page_faults"), ("majorPageFaults", "memory_major_page_faults")):
-        value = memory.get(source)
-        if value is not None:
-            fields[target] = int(value)
+    value = memory.get("usageBytes")
+    if value is not None:
+        fields["memory_usage_bytes"] = value
+        fields["memory_usage_bytes_integral"] = value * interval
+    working_set = memory.get("workingSetBytes")
+    if working_set is not None:
+        fields["memory_working_set_bytes"] = working_set
+        fields["memory_working_set_bytes_integral"] = working_set * interval
+    value = memory.get("rssBytes")
+    if value is not None:
+        fields["memory_rss_bytes"] = value
+        fields["memory_rss_bytes_integral"] = value * interval
+    value = memory.get("pageFaults")
+    if value is not None:
+        fields["memory_page_faults"] = int(value)
+    value = memory.get("majorPageFaults")
+    if value is not None:
+        fields["memory_major_page_faults"] = int(value)
     rootfs = container.get("rootfs")
     if rootfs:
-        for source, target in (("usedBytes", "rootfs_used_bytes"), ("capacityBytes", "rootfs_capacity_bytes"),
-                               ("availableBytes", "rootfs_available_bytes")):
-            if rootfs.get(source) is not None:
-                fields[target] = rootfs[source]
+        value = rootfs.get("usedBytes")
+        if value is not None:
+            fields["rootfs_used_bytes"] = value
+            fields["rootfs_used_bytes_integral"] = value * interval
+        value = rootfs.get("capacityBytes")
+        if value is not None:
+            fields["rootfs_capacity_bytes"] = value
+        value = rootfs.get("availableBytes")
+        if value is not None:
+            fields["rootfs_available_bytes"] = value
     logs = container.get("logs")
-    if logs and logs.get("usedBytes") is not None:
-        fields["logs_used_bytes"] = logs["usedBytes"]
-    fields["resource_requests_millicpu_units"] = spec.requests_millicpu
-    fields["resource_requests_memory_bytes"] = spec.requests_memory
+    if logs:
+        value = logs.get("usedBytes")
+        if value is not None:
+            fields["logs_used_bytes"] = value
+    requests_millicpu, requests_memory = spec.requests_millicpu, spec.requests_memory
+    fields["resource_requests_millicpu_units"] = requests_millicpu
+    fields["resource_requests_millicpu_units_integral"] = requests_millicpu * interval
+    fields["resource_requests_memory_bytes"] = requests_memory
+    fields["resource_requests_memory_bytes_integral"] = requests_memory * interval
     # An unset limit is not a limit of 0, and most containers request no GPU: such fields are
     # left out rather than written as 0 (each is 10,000 values a cycle at 10,000 pods).
     if spec.limits_millicpu:
         fields["resource_limits_millicpu_units"] = spec.limits_millicpu
+        fields["resource_limits_millicpu_units_integral"] = spec.limits_millicpu * interval
     if spec.limits_memory:
         fields["resource_limits_memory_bytes"] = spec.limits_memory
+        fields["resource_limits_memory_bytes_integral"] = spec.limits_memory * interval
     if spec.requests_gpu:
         fields["resource_requests_gpu"] = spec.requests_gpu
+        fields["resource_requests_gpu_integral"] = spec.requests_gpu * interval
     fields["restarts_total"] = spec.restarts
-    _add_integrals(fields, _CONTAINER_INTEGRALS, interval)
     # max(request, usage) per sample: the OpenCost allocation basis (DESIGN §4).
-    fields["cpu_allocated_core_seconds"] = max(spec.requests_millicpu / 1000.0 * interval, sample.increment)
-    fields["memory_allocated_byte_seconds"] = max(spec.requests_memory, fields.get("memory_working_set_bytes", 0.0)) \
-        * interval
+    fields["cpu_allocated_core_seconds"] = max(requests_millicpu / 1000.0 * interval, sample.increment)
+    fields["memory_allocated_byte_seconds"] = max(requests_memory, working_set or 0) * interval
     return fields
 
 

@@ -6,10 +6,17 @@ from pathlib import Path
 import pytest
 
 from collectors.podspec import ContainerSpec, PodInfo
-from collectors.sampling import SamplingState
+from collectors.sampling import Sample, SamplingState
 from collectors.timeutil import epoch_seconds
-from collectors.usage import UsageResult, collect_pod_usage, metrics_api_points, summary_points
+from collectors.usage import (
+    UsageResult,
+    collect_pod_usage,
+    container_fields,
+    metrics_api_points,
+    summary_points,
+)
 from kubemon.timeseries import TimeseriesStore
+from kubemon.timeseries.schema import INTEGRAL_FIELDS, MEASUREMENTS
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -164,3 +171,18 @@ def test_a_non_numeric_usage_value_loses_at_most_its_pod_and_is_never_written(od
     total = sum(len(p["containers"]) for p in summary["pods"])
     assert total - len(summary["pods"][0]["containers"]) <= len(container_lines) < total
     assert not any("memory_usage_bytes=lots" in line or "memory_usage_bytes=true" in line for line in lines)
+
+
+def test_every_container_gauge_of_the_schema_gets_its_integral_and_nothing_else_is_written():
+    summary = _load("kubelet-stats-summary.json")
+    container = summary["pods"][0]["containers"][0]
+    spec = ContainerSpec(requests_millicpu=250, requests_memory=2**28, limits_millicpu=1500.5, limits_memory=2**30,
+                         requests_gpu=1, restarts=3)
+    fields = container_fields(container, spec, Sample(15, 0.75), 15)
+    integrals = INTEGRAL_FIELDS["kubernetes_pod_container"]
+    assert {name for name in integrals if name in fields} == set(integrals)
+    for name in integrals:
+        assert fields[name + "_integral"] == pytest.approx(fields[name] * 15)
+    allowed = set(MEASUREMENTS["kubernetes_pod_container"].fields) | {name + "_integral" for name in integrals}
+    assert set(fields) <= allowed
+    assert fields["cpu_allocated_core_seconds"] == pytest.approx(max(0.25 * 15, 0.75))
