@@ -1,6 +1,6 @@
 """A full usage cycle (fetch → parse → serialise → write) against the simulated cluster.
 
-    .venv/bin/python bench/bench_collect.py [--pods 1000,10000] [--nodes 500] [--cycles 4]
+    .venv/bin/python bench/bench_collect.py [--pods 1000,10000] [--nodes 500] [--cycles 4] [--no-watch]
 
 For each size: starts the simulated cluster (manual clock, 15 s steps) and a throw-away InfluxDB,
 runs one warm-up cycle, then ``--cycles`` measured cycles, each after advancing the clock by one
@@ -37,6 +37,14 @@ def start_simulator(pods, nodes, kubeconfig, gpu_nodes):
     raise RuntimeError("the simulator did not start")
 
 
+def caught_up(watch, quiet=0.3):
+    """Wait until the watch has applied no event for ``quiet`` seconds."""
+    seen = -1
+    while watch.events != seen:
+        seen = watch.events
+        time.sleep(quiet)
+
+
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -67,6 +75,8 @@ def main():
     parser.add_argument("--nodes", type=int, default=500)
     parser.add_argument("--gpu-nodes", type=int, default=20)
     parser.add_argument("--cycles", type=int, default=4)
+    parser.add_argument("--no-watch", action="store_true",
+                        help="list every pod each cycle instead of following them with a watch")
     args = parser.parse_args()
 
     from influxdb_server import InfluxServer
@@ -89,6 +99,7 @@ def main():
     call_command("migrate", verbosity=0)
     from collectors.cycles import run_usage_cycle
     from collectors.kube import KubeClient
+    from collectors.podwatch import PodWatch
     from kubemon.redis import get_redis
     from kubemon.timeseries import get_store
 
@@ -102,13 +113,20 @@ def main():
             simulator, url = start_simulator(pods, args.nodes, kubeconfig, args.gpu_nodes)
             try:
                 kube = KubeClient.from_config(kubeconfig, timeout=30)
-                run_usage_cycle(kube=kube, store=store, redis=redis)  # warm-up: connections, caches
+                watch = None if args.no_watch else PodWatch(kube).start()
+                run_usage_cycle(kube=kube, store=store, redis=redis, pod_watch=watch)  # warm-up
                 reports = []
                 for _ in range(args.cycles):
                     requests.post(url + "/sim/control", json={"action": "advance", "seconds": 15}, timeout=60)
-                    reports.append(run_usage_cycle(kube=kube, store=store, redis=redis))
+                    if watch is not None:
+                        # A step's pod changes reach a real watch over the 15 s between cycles;
+                        # here they come at once, so let the watch take them before the clock starts.
+                        caught_up(watch)
+                    reports.append(run_usage_cycle(kube=kube, store=store, redis=redis, pod_watch=watch))
                 sim_rss = rss_mb(simulator.pid)
             finally:
+                if watch is not None:
+                    watch.stop(timeout=0)
                 simulator.terminate()
                 simulator.wait()
             phases = {}
@@ -120,11 +138,12 @@ def main():
     finally:
         influx.cleanup()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    order = ["fetch_lists", "parse_lists", "state", "fetch_summaries", "parse", "serialize", "write_wait", "publish",
-             "total"]
+    order = ["pod_index", "fetch_lists", "parse_lists", "state", "fetch_summaries", "parse", "serialize",
+             "write_wait", "publish", "total"]
     print(f"machine speed reference: influxdb-client Point, {machine_speed():,.0f} container lines/s "
           "(38,775 when docs/benchmarks.md's figures were taken)")
-    print(f"usage cycle, {args.nodes} nodes, median of {args.cycles} cycles (seconds)\n")
+    how = "pods listed every cycle" if args.no_watch else "pods from the watch"
+    print(f"usage cycle, {args.nodes} nodes, {how}, median of {args.cycles} cycles (seconds)\n")
     print(f"{'pods':>6} {'containers':>10} {'points':>8} " + " ".join(f"{name:>12}" for name in order))
     for pods, report, medians, _ in rows:
         print(f"{pods:>6} {report.points.get('kubernetes_pod_container', 0):>10} {sum(report.points.values()):>8} "

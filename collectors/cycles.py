@@ -16,7 +16,7 @@ from django.conf import settings
 
 from collectors import gpu as gpu_collector
 from collectors import inventory, snapshot
-from collectors.kube import KubeError, get_kube
+from collectors.kube import KubeError, get_kube, get_pod_watch
 from collectors.podspec import index_pods
 from collectors.rollup import rollup_recent
 from collectors.sampling import SamplingState
@@ -45,6 +45,7 @@ class CycleReport:
     skipped: bool = False
     error: str = ""
     points: dict = field(default_factory=dict)  # measurement -> count
+    pods_from: str = "list"  # "watch" when the pod index came from collectors.podwatch
     seconds: dict = field(default_factory=dict)  # phase -> seconds
     write: WriteReport = field(default_factory=WriteReport)
 
@@ -52,6 +53,7 @@ class CycleReport:
         return {
             "name": self.name, "ok": self.ok, "skipped": self.skipped, "error": self.error,
             "points": self.points, "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
+            "pods_from": self.pods_from,
             "written": self.write.written, "spooled": self.write.spooled, "replayed": self.write.replayed,
         }
 
@@ -118,7 +120,12 @@ def _finish(redis, report):
     return report
 
 
-def _run(name, body, kube=None, store=None, redis=None):
+def _run(name, body, kube=None, store=None, redis=None, pod_watch=None, needs=()):
+    """Run ``body`` under the cycle's lock; ``needs`` names what it uses of "kube" and "pods".
+
+    Without ``kube``, the worker's client and pod watch are used; ``pod_watch=False`` lists pods
+    instead (a one-off run gains nothing from a watch).
+    """
     redis = redis or get_redis()
     report = CycleReport(name)
     with cycle_lock(redis, name, int(_schedule(name) * 2)) as acquired:
@@ -129,7 +136,11 @@ def _run(name, body, kube=None, store=None, redis=None):
         started = time.perf_counter()
         try:
             with cyclic_gc_paused():
-                body(report, kube, store or get_store(), redis)
+                if kube is None and "kube" in needs:
+                    kube = get_kube()
+                    if "pods" in needs and pod_watch is None:
+                        pod_watch = get_pod_watch()
+                body(report, kube, store or get_store(), redis, pod_watch or None)
         except KubeError as exc:
             report.ok = False
             report.error = str(exc)
@@ -152,19 +163,31 @@ def _write(store, points, report):
     report.seconds["write"] = time.perf_counter() - started
 
 
-def _usage(report, kube, store, redis):
-    kube = kube or get_kube()
+def _pod_index(kube, pod_watch, report):
+    """``{(namespace, name): PodInfo}``: from the watch when it is in sync, else from a list."""
     started = time.perf_counter()
+    pods = pod_watch.index() if pod_watch is not None else None
+    if pods is not None:
+        report.pods_from = "watch"
+        report.seconds["pod_index"] = time.perf_counter() - started
+        return pods
     pods_raw = kube.list_pods()
-    nodes_raw = kube.list_nodes()
     report.seconds["fetch_lists"] = time.perf_counter() - started
     started = time.perf_counter()
+    # The decoded list is not needed past the index: dropping it at once keeps it out of the
+    # cycle's peak memory.
     pods = index_pods(pods_raw)
-    node_names = [n["metadata"]["name"] for n in nodes_raw if n.get("metadata", {}).get("name")]
-    # The decoded list is not needed past the index: freeing it now keeps it out of the
-    # cycle's peak memory, and out of reach of any traceback kept by a later failure.
-    del pods_raw, nodes_raw
     report.seconds["parse_lists"] = time.perf_counter() - started
+    return pods
+
+
+def _usage(report, kube, store, redis, pod_watch=None):
+    pods = _pod_index(kube, pod_watch, report)
+    started = time.perf_counter()
+    nodes_raw = kube.list_nodes()
+    node_names = [n["metadata"]["name"] for n in nodes_raw if n.get("metadata", {}).get("name")]
+    del nodes_raw
+    report.seconds["fetch_lists"] = report.seconds.get("fetch_lists", 0.0) + time.perf_counter() - started
     schedule = _schedule("usage")
     started = time.perf_counter()
     sampling = SamplingState.load(redis, cap_seconds=2 * schedule, nominal_seconds=schedule, name="usage")
@@ -190,14 +213,12 @@ def _usage(report, kube, store, redis):
     report.seconds["publish"] = time.perf_counter() - started
 
 
-def _inventory(report, kube, store, redis):
-    kube = kube or get_kube()
+def _inventory(report, kube, store, redis, pod_watch=None):
+    pods = _pod_index(kube, pod_watch, report)
     started = time.perf_counter()
     nodes_raw = kube.list_nodes()
-    pods_raw = kube.list_pods()
     namespaces_raw = kube.list_namespaces()
     report.seconds["fetch"] = time.perf_counter() - started
-    pods = index_pods(pods_raw)
     stamp = source_now(redis)
     points, nodes = inventory.node_inventory(nodes_raw, pods, stamp)
     started = time.perf_counter()
@@ -220,8 +241,7 @@ def _inventory(report, kube, store, redis):
     sync_namespace_labels(inventory.namespace_labels(namespaces_raw))
 
 
-def _gpu(report, kube, store, redis):
-    kube = kube or get_kube()
+def _gpu(report, kube, store, redis, pod_watch=None):
     nodes_raw = kube.list_nodes()
     exporters = gpu_collector.exporters_from_nodes(nodes_raw, settings.GPU_EXPORTER_URLS)
     schedule = _schedule("gpu")
@@ -235,7 +255,7 @@ def _gpu(report, kube, store, redis):
     sampling.save(redis, source_now(redis), name="gpu")
 
 
-def _rollup(report, kube, store, redis):
+def _rollup(report, kube, store, redis, pod_watch=None):
     from datetime import UTC, datetime
 
     now = datetime.fromtimestamp(source_now(redis), UTC)
@@ -244,24 +264,24 @@ def _rollup(report, kube, store, redis):
     report.seconds["rollup"] = time.perf_counter() - started
 
 
-def _temperatures(report, kube, store, redis):
+def _temperatures(report, kube, store, redis, pod_watch=None):
     report.points = {"node_temperature": flush_temperatures(redis, store)}
 
 
-def _spool(report, kube, store, redis):
+def _spool(report, kube, store, redis, pod_watch=None):
     report.write.replayed = store.replay()
 
 
 def run_usage_cycle(**kwargs):
-    return _run("usage", _usage, **kwargs)
+    return _run("usage", _usage, needs=("kube", "pods"), **kwargs)
 
 
 def run_inventory_cycle(**kwargs):
-    return _run("inventory", _inventory, **kwargs)
+    return _run("inventory", _inventory, needs=("kube", "pods"), **kwargs)
 
 
 def run_gpu_cycle(**kwargs):
-    return _run("gpu", _gpu, **kwargs)
+    return _run("gpu", _gpu, needs=("kube",), **kwargs)
 
 
 def run_rollup_cycle(**kwargs):

@@ -14,7 +14,7 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from collectors.kubetypes import decode_pod_list
+from collectors.kubetypes import WatchFailed, decode_pod_list, decode_watch_event
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ class KubeClient:
     def server(self):
         return self.api_client.configuration.host
 
-    def get_raw(self, path, query=None):
-        """GET ``path`` and return the body as bytes; raise a ``KubeError`` subclass on failure."""
+    def _open(self, path, query=None, timeout=None):
+        """GET ``path`` and return the unread response once its status is 200."""
         params = self.api_client.param_serialize(
             "GET",
             path,
@@ -118,16 +118,20 @@ class KubeClient:
             auth_settings=["BearerToken"],
         )
         try:
-            response = self.api_client.call_api(*params, _request_timeout=self.timeout)
-            body = response.read()
+            response = self.api_client.call_api(*params, _request_timeout=timeout or self.timeout)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeUnavailable(f"the Kubernetes API at {self.server} is unreachable: {exc}") from exc
         status = response.status
         if status == 200:
-            return body
-        text = _status_message(body)
+            return response
+        try:
+            text = _status_message(response.read())
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            text = str(exc)
         if status in (401, 403):
             verb, resource = _rbac_hint(path)
+            if query and query.get("watch"):
+                verb = "watch"
             raise KubeAccessDenied(
                 f"the Kubernetes API refused {path} ({status}): {text}. "
                 f"The service account needs the RBAC verb '{verb}' on '{resource}'."
@@ -137,6 +141,14 @@ class KubeClient:
         if status >= 500:
             raise KubeUnavailable(f"the Kubernetes API answered {status} for {path}: {text}")
         raise KubeError(f"the Kubernetes API answered {status} for {path}: {text}")
+
+    def get_raw(self, path, query=None):
+        """GET ``path`` and return the body as bytes; raise a ``KubeError`` subclass on failure."""
+        response = self._open(path, query)
+        try:
+            return response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeUnavailable(f"the Kubernetes API at {self.server} is unreachable: {exc}") from exc
 
     def get_json(self, path, query=None):
         return orjson.loads(self.get_raw(path, query))
@@ -159,13 +171,46 @@ class KubeClient:
 
     def list_pods(self):
         """Every pod as a typed ``kubetypes.Pod`` (see that module for why)."""
-        pods, query = [], {"limit": PAGE_SIZE}
+        return self.list_pods_with_version()[0]
+
+    def list_pods_with_version(self):
+        """``(pods, resourceVersion)``: the list, and where a watch of its changes starts."""
+        pods, query, version = [], {"limit": PAGE_SIZE}, ""
         while True:
             page = decode_pod_list(self.get_raw("/api/v1/pods", query))
             pods.extend(page.items)
+            version = page.metadata.resourceVersion or version
             if not page.metadata.continue_:
-                return pods
+                return pods, version
             query["continue"] = page.metadata.continue_
+
+    def watch_pods(self, resource_version, timeout_seconds=60, stopped=None):
+        """Follow pod changes after ``resource_version`` until the server ends the watch.
+
+        Yields ``("ADDED" | "MODIFIED" | "DELETED", Pod)``, ``("BOOKMARK", resourceVersion)`` and,
+        when the version is too old to resume from, ``("EXPIRED", message)``. A connection that
+        stays silent past ``timeout_seconds`` (the server would have ended it) raises
+        ``KubeUnavailable``; so does one that drops. Stops early once ``stopped`` is set.
+        """
+        query = {"watch": "1", "resourceVersion": resource_version, "timeoutSeconds": str(timeout_seconds),
+                 "allowWatchBookmarks": "true"}
+        response = self._open("/api/v1/pods", query, timeout=(self.timeout, timeout_seconds + 15))
+        pending = b""
+        try:
+            for chunk in response.response.stream(65536):
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    if line.strip():
+                        yield decode_watch_event(line)
+                if stopped is not None and stopped.is_set():
+                    return
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeUnavailable(f"the pod watch on {self.server} was cut: {exc}") from exc
+        except WatchFailed as exc:
+            raise KubeError(f"the pod watch on {self.server} failed: {exc}") from exc
+        finally:
+            response.response.release_conn()
 
     def list_nodes(self):
         return self.list_all("/api/v1/nodes")
@@ -199,5 +244,31 @@ def get_kube():
     return KubeClient.from_settings()
 
 
+_pod_watches = {}
+_pod_watches_lock = threading.Lock()
+
+
+def get_pod_watch():
+    """The worker process's ``PodWatch`` on ``get_kube()``, started on first use; None when
+    ``KUBERNETES_POD_WATCH`` is off. Raises ``KubeError`` when its first list fails (the next
+    call tries again)."""
+    from django.conf import settings
+
+    from collectors.podwatch import PodWatch
+
+    if not settings.KUBERNETES_POD_WATCH:
+        return None
+    kube = get_kube()
+    with _pod_watches_lock:
+        watch = _pod_watches.get(id(kube))
+        if watch is None or not watch.running:
+            watch = _pod_watches[id(kube)] = PodWatch(kube).start()
+        return watch
+
+
 def reset_kube():
+    with _pod_watches_lock:
+        for watch in _pod_watches.values():
+            watch.stop(timeout=0)
+        _pod_watches.clear()
     get_kube.cache_clear()

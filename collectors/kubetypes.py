@@ -22,6 +22,7 @@ class ObjectMeta(msgspec.Struct, frozen=True, gc=False):
     name: str = ""
     namespace: str = ""
     uid: str = ""
+    resourceVersion: str = ""
     deletionTimestamp: str | None = None
     ownerReferences: tuple[OwnerReference, ...] = ()
     labels: dict[str, str] | None = None
@@ -100,3 +101,46 @@ def decode_pod_list(body):
 def as_pod(obj):
     """A ``Pod`` from a dict (an object already parsed, such as the test samples)."""
     return msgspec.convert(obj, Pod)
+
+
+class WatchFailed(Exception):
+    """An ERROR event other than 410 Expired, or an event kubemon cannot read."""
+
+
+class _WatchEvent(msgspec.Struct, frozen=True, gc=False):
+    type: str = ""
+    object: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _Status(msgspec.Struct, frozen=True, gc=False):
+    code: int = 0
+    reason: str = ""
+    message: str = ""
+
+
+class _Bookmark(msgspec.Struct, frozen=True, gc=False):
+    metadata: ListMeta = ListMeta()
+
+
+_event_decoder = msgspec.json.Decoder(_WatchEvent)
+_pod_decoder = msgspec.json.Decoder(Pod)
+_status_decoder = msgspec.json.Decoder(_Status)
+_bookmark_decoder = msgspec.json.Decoder(_Bookmark)
+
+
+def decode_watch_event(line):
+    """One line of a pod watch: ``(type, Pod)``, ``("BOOKMARK", resourceVersion)`` or ``("EXPIRED", message)``."""
+    try:
+        event = _event_decoder.decode(line)
+        if event.type in ("ADDED", "MODIFIED", "DELETED"):
+            return event.type, _pod_decoder.decode(event.object)
+        if event.type == "BOOKMARK":
+            return "BOOKMARK", _bookmark_decoder.decode(event.object).metadata.resourceVersion
+        if event.type == "ERROR":
+            status = _status_decoder.decode(event.object)
+            if status.code == 410:
+                return "EXPIRED", status.message or status.reason
+            raise WatchFailed(f"{status.code} {status.reason}: {status.message}")
+    except msgspec.DecodeError as exc:
+        raise WatchFailed(f"an unreadable watch event: {exc}") from exc
+    raise WatchFailed(f"an unknown watch event type {event.type!r}")

@@ -125,6 +125,8 @@ INFLUXDB_SPOOL_KEY = env_str("INFLUXDB_SPOOL_KEY", "kubemon:spool")
 KUBECONFIG = env_str("KUBECONFIG", "")
 KUBERNETES_IN_CLUSTER = env_bool("KUBERNETES_IN_CLUSTER", False)
 KUBERNETES_TIMEOUT = env_float("KUBERNETES_TIMEOUT", 10.0)
+# Keep pods current with a watch instead of listing them every cycle (collectors/podwatch.py).
+KUBERNETES_POD_WATCH = env_bool("KUBERNETES_POD_WATCH", True)
 GPU_EXPORTER_URLS = env_list("GPU_EXPORTER_URLS", [])
 
 # --- Collection schedule (seconds); each entry overridable from the environment ---

@@ -19,7 +19,7 @@ class Command(BaseCommand):
             raise CommandError(f"unknown cycle(s): {', '.join(unknown)}; choose from {', '.join(CYCLES)}")
         failed = False
         for name in names:
-            report = CYCLES[name]()
+            report = CYCLES[name](pod_watch=False)
             if report.skipped:
                 self.stdout.write(f"{name}: skipped (another {name} cycle is running)")
                 continue
