@@ -8,6 +8,7 @@ the order in which requests arrived. A stateful generator cannot promise that; h
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 M64 = (1 << 64) - 1
@@ -68,8 +69,13 @@ def uid(key: int) -> str:
 _ALNUM = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet Kubernetes uses for generated name suffixes
 
 
+@functools.lru_cache(maxsize=65_536)
 def suffix(key: int, length: int = 5) -> str:
-    """A pod-name suffix like ``x7kq2`` (same alphabet as the API server's name generator)."""
+    """A pod-name suffix like ``x7kq2`` (same alphabet as the API server's name generator).
+
+    Cached: every kubelet summary names each pod's token volume with one, and computing it
+    afresh was a quarter of the simulator's time per summary.
+    """
     h = draw(key, 7)
     out = []
     for _ in range(length):
