@@ -45,6 +45,13 @@ def caught_up(watch, quiet=0.3):
         time.sleep(quiet)
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -115,14 +122,17 @@ def main():
                 kube = KubeClient.from_config(kubeconfig, timeout=30)
                 watch = None if args.no_watch else PodWatch(kube).start()
                 run_usage_cycle(kube=kube, store=store, redis=redis, pod_watch=watch)  # warm-up
-                reports = []
+                reports, cpu = [], []
                 for _ in range(args.cycles):
                     requests.post(url + "/sim/control", json={"action": "advance", "seconds": 15}, timeout=60)
                     if watch is not None:
                         # A step's pod changes reach a real watch over the 15 s between cycles;
                         # here they come at once, so let the watch take them before the clock starts.
                         caught_up(watch)
+                    pids = (simulator.pid, influx.process.pid, os.getpid())
+                    before = [cpu_seconds(pid) for pid in pids]
                     reports.append(run_usage_cycle(kube=kube, store=store, redis=redis, pod_watch=watch))
+                    cpu.append([cpu_seconds(pid) - start for pid, start in zip(pids, before, strict=True)])
                 sim_rss = rss_mb(simulator.pid)
             finally:
                 if watch is not None:
@@ -134,7 +144,9 @@ def main():
                 assert report.ok, report.error
                 for name, seconds in report.seconds.items():
                     phases.setdefault(name, []).append(seconds)
-            rows.append((pods, reports[-1], {k: statistics.median(v) for k, v in phases.items()}, sim_rss))
+            medians = {k: statistics.median(v) for k, v in phases.items()}
+            cpu_medians = [statistics.median(column) for column in zip(*cpu, strict=True)]
+            rows.append((pods, reports[-1], medians, sim_rss, cpu_medians))
     finally:
         influx.cleanup()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -145,11 +157,15 @@ def main():
     how = "pods listed every cycle" if args.no_watch else "pods from the watch"
     print(f"usage cycle, {args.nodes} nodes, {how}, median of {args.cycles} cycles (seconds)\n")
     print(f"{'pods':>6} {'containers':>10} {'points':>8} " + " ".join(f"{name:>12}" for name in order))
-    for pods, report, medians, _ in rows:
+    for pods, report, medians, _, _ in rows:
         print(f"{pods:>6} {report.points.get('kubernetes_pod_container', 0):>10} {sum(report.points.values()):>8} "
               + " ".join(f"{medians.get(name, 0):>12.3f}" for name in order))
+    print("\nCPU seconds per cycle (median; the three share the machine's cores)")
+    for pods, _, _, _, (sim_cpu, influx_cpu, collector_cpu) in rows:
+        print(f"{pods:>6} pods: simulated cluster {sim_cpu:.2f}, InfluxDB {influx_cpu:.2f}, "
+              f"collector {collector_cpu:.2f}")
     print(f"\ncollector peak RSS: {peak:.0f} MB (whole benchmark process, all sizes)")
-    for pods, _, _, sim_rss in rows:
+    for pods, _, _, sim_rss, _ in rows:
         print(f"simulator RSS at {pods} pods: {sim_rss:.0f} MB")
 
 
