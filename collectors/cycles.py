@@ -45,7 +45,7 @@ class CycleReport:
     skipped: bool = False
     error: str = ""
     points: dict = field(default_factory=dict)  # measurement -> count
-    pods_from: str = "list"  # "watch" when the pod index came from collectors.podwatch
+    pods_from: str = ""  # "watch" or "list": where the usage and inventory cycles took the pods from
     seconds: dict = field(default_factory=dict)  # phase -> seconds
     write: WriteReport = field(default_factory=WriteReport)
 
@@ -53,7 +53,7 @@ class CycleReport:
         return {
             "name": self.name, "ok": self.ok, "skipped": self.skipped, "error": self.error,
             "points": self.points, "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
-            "pods_from": self.pods_from,
+            **({"pods_from": self.pods_from} if self.pods_from else {}),
             "written": self.write.written, "spooled": self.write.spooled, "replayed": self.write.replayed,
         }
 
@@ -171,6 +171,7 @@ def _pod_index(kube, pod_watch, report):
         report.pods_from = "watch"
         report.seconds["pod_index"] = time.perf_counter() - started
         return pods
+    report.pods_from = "list"
     pods_raw = kube.list_pods()
     report.seconds["fetch_lists"] = time.perf_counter() - started
     started = time.perf_counter()
