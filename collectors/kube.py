@@ -261,7 +261,7 @@ def get_pod_watch():
     kube = get_kube()
     with _pod_watches_lock:
         watch = _pod_watches.get(id(kube))
-        if watch is None or not watch.running:
+        if watch is None or not (watch.running or watch.denied):
             watch = _pod_watches[id(kube)] = PodWatch(kube).start()
         return watch
 

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 
-from collectors.kube import KubeError
+from collectors.kube import KubeAccessDenied, KubeError
 from collectors.podspec import index_pods, pod_info
 from collectors.quantity import QuantityError
 
@@ -39,6 +39,7 @@ class PodWatch:
         self._relist = False
         self._stopped = threading.Event()
         self._thread = None
+        self.denied = ""  # why the API refused the watch; cycles then list, as without a watch
         self.events = 0  # applied since start
         self.lists = 0  # full lists since start: the first, then one per expiry, outage or resync
 
@@ -83,6 +84,13 @@ class PodWatch:
                 if self._needs_list():
                     self._list()
                 self._follow()
+            except KubeAccessDenied as exc:
+                # Listing every few seconds to retry would cost more than the cycles' own lists.
+                log.error("pod watch disabled, the cycles list pods instead: %s", exc)
+                with self._lock:
+                    self._synced = False
+                    self.denied = str(exc)
+                return
             except KubeError as exc:
                 with self._lock:
                     self._synced = False

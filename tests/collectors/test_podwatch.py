@@ -5,7 +5,7 @@ import time
 import pytest
 
 from collectors import cycles
-from collectors.kube import KubeUnavailable
+from collectors.kube import KubeAccessDenied, KubeUnavailable
 from collectors.podspec import index_pods
 from collectors.podwatch import PodWatch
 
@@ -120,3 +120,23 @@ def test_a_usage_cycle_takes_its_pods_from_the_watch_and_writes_what_a_listing_c
     # The same kubelet samples, so the same points.
     assert watching.points == listing.points
     assert watching.ok and sum(watching.points.values()) > 40
+
+
+def test_a_refused_watch_turns_itself_off_and_cycles_list_instead(make_simulator):
+    simulator = make_simulator(**SCENARIO)
+    kube = simulator.kube()
+
+    def refused(*args, **kwargs):
+        raise KubeAccessDenied("the service account needs the RBAC verb 'watch' on 'pods'")
+        yield  # a generator, like the real one
+
+    kube.watch_pods = refused
+    watch = PodWatch(kube, watch_seconds=3, backoff=0.1).start()
+    try:
+        assert _until(lambda: watch.denied)
+        assert "'watch' on 'pods'" in watch.denied
+        assert watch.index() is None
+        time.sleep(0.5)
+        assert watch.lists == 1  # it does not keep listing to retry
+    finally:
+        watch.stop()
