@@ -218,10 +218,8 @@ class KubeClient:
     def list_namespaces(self):
         return self.list_all("/api/v1/namespaces")
 
-    def node_summary(self, node_name):
-        return orjson.loads(self.node_summary_raw(node_name))
-
     def node_summary_raw(self, node_name):
+        """The kubelet's stats summary, undecoded: the usage cycle decodes it in its own thread."""
         return self.get_raw(f"/api/v1/nodes/{node_name}/proxy/stats/summary")
 
     def pod_metrics(self):

@@ -71,11 +71,35 @@ def _network_totals(network):
 
 
 _EMPTY = {}
+# (kubelet key, field, its integral or None): the integral is set right beside its gauge.
+_CPU_GAUGES = (("usageNanoCores", "cpu_usage_nanocores", "cpu_usage_nanocores_integral"),)
+_MEMORY_GAUGES = tuple((key, name, name + "_integral") for key, name in (
+    ("usageBytes", "memory_usage_bytes"), ("workingSetBytes", "memory_working_set_bytes"),
+    ("rssBytes", "memory_rss_bytes")))
+_MEMORY_COUNTS = (("pageFaults", "memory_page_faults"), ("majorPageFaults", "memory_major_page_faults"))
+_ROOTFS_GAUGES = (("usedBytes", "rootfs_used_bytes", "rootfs_used_bytes_integral"),
+                  ("capacityBytes", "rootfs_capacity_bytes", None),
+                  ("availableBytes", "rootfs_available_bytes", None))
+_LOGS_GAUGES = (("usedBytes", "logs_used_bytes", None),)
+# Spec values written only when set: an unset limit is not a limit of 0, and most containers
+# request no GPU (each such field is 10,000 values a cycle at 10,000 pods).
+_OPTIONAL_SPEC = tuple((attr, name, name + "_integral") for attr, name in (
+    ("limits_millicpu", "resource_limits_millicpu_units"), ("limits_memory", "resource_limits_memory_bytes"),
+    ("requests_gpu", "resource_requests_gpu")))
+
+
+def _copy_gauges(source, table, fields, interval):
+    for key, name, integral in table:
+        value = source.get(key)
+        if value is not None:
+            fields[name] = value
+            if integral is not None:
+                fields[integral] = value * interval
 
 
 def container_fields(container, spec, sample, interval):
     """The fields of one container sample; each gauge of ``INTEGRAL_FIELDS`` gets its
-    ``<field>_integral`` = value x interval right where it is set (this runs 10,000 times a cycle).
+    ``<field>_integral`` = value x interval (this runs 10,000 times a cycle).
 
     The kubelet's integers stay integers: the schema types these fields as floats, and an int
     formats three times faster (``kubemon.timeseries.schema.FLOAT_FIELDS``).
@@ -83,69 +107,33 @@ def container_fields(container, spec, sample, interval):
     cpu = container.get("cpu") or _EMPTY
     memory = container.get("memory") or _EMPTY
     fields = {"interval_seconds": interval}
-    value = cpu.get("usageNanoCores")
-    if value is not None:
-        fields["cpu_usage_nanocores"] = value
-        fields["cpu_usage_nanocores_integral"] = value * interval
-    value = cpu.get("usageCoreNanoSeconds")
-    if value is not None:
-        fields["cpu_usage_core_nanoseconds"] = int(value)
+    _copy_gauges(cpu, _CPU_GAUGES, fields, interval)
+    counter = cpu.get("usageCoreNanoSeconds")
+    if counter is not None:
+        fields["cpu_usage_core_nanoseconds"] = int(counter)
     fields["cpu_core_seconds"] = float(sample.increment)
-    value = memory.get("usageBytes")
-    if value is not None:
-        fields["memory_usage_bytes"] = value
-        fields["memory_usage_bytes_integral"] = value * interval
-    working_set = memory.get("workingSetBytes")
-    if working_set is not None:
-        fields["memory_working_set_bytes"] = working_set
-        fields["memory_working_set_bytes_integral"] = working_set * interval
-    value = memory.get("rssBytes")
-    if value is not None:
-        fields["memory_rss_bytes"] = value
-        fields["memory_rss_bytes_integral"] = value * interval
-    value = memory.get("pageFaults")
-    if value is not None:
-        fields["memory_page_faults"] = int(value)
-    value = memory.get("majorPageFaults")
-    if value is not None:
-        fields["memory_major_page_faults"] = int(value)
-    rootfs = container.get("rootfs")
-    if rootfs:
-        value = rootfs.get("usedBytes")
+    _copy_gauges(memory, _MEMORY_GAUGES, fields, interval)
+    for key, name in _MEMORY_COUNTS:
+        value = memory.get(key)
         if value is not None:
-            fields["rootfs_used_bytes"] = value
-            fields["rootfs_used_bytes_integral"] = value * interval
-        value = rootfs.get("capacityBytes")
-        if value is not None:
-            fields["rootfs_capacity_bytes"] = value
-        value = rootfs.get("availableBytes")
-        if value is not None:
-            fields["rootfs_available_bytes"] = value
-    logs = container.get("logs")
-    if logs:
-        value = logs.get("usedBytes")
-        if value is not None:
-            fields["logs_used_bytes"] = value
+            fields[name] = int(value)
+    _copy_gauges(container.get("rootfs") or _EMPTY, _ROOTFS_GAUGES, fields, interval)
+    _copy_gauges(container.get("logs") or _EMPTY, _LOGS_GAUGES, fields, interval)
     requests_millicpu, requests_memory = spec.requests_millicpu, spec.requests_memory
     fields["resource_requests_millicpu_units"] = requests_millicpu
     fields["resource_requests_millicpu_units_integral"] = requests_millicpu * interval
     fields["resource_requests_memory_bytes"] = requests_memory
     fields["resource_requests_memory_bytes_integral"] = requests_memory * interval
-    # An unset limit is not a limit of 0, and most containers request no GPU: such fields are
-    # left out rather than written as 0 (each is 10,000 values a cycle at 10,000 pods).
-    if spec.limits_millicpu:
-        fields["resource_limits_millicpu_units"] = spec.limits_millicpu
-        fields["resource_limits_millicpu_units_integral"] = spec.limits_millicpu * interval
-    if spec.limits_memory:
-        fields["resource_limits_memory_bytes"] = spec.limits_memory
-        fields["resource_limits_memory_bytes_integral"] = spec.limits_memory * interval
-    if spec.requests_gpu:
-        fields["resource_requests_gpu"] = spec.requests_gpu
-        fields["resource_requests_gpu_integral"] = spec.requests_gpu * interval
+    for attr, name, integral in _OPTIONAL_SPEC:
+        value = getattr(spec, attr)
+        if value:
+            fields[name] = value
+            fields[integral] = value * interval
     fields["restarts_total"] = spec.restarts
     # max(request, usage) per sample: the OpenCost allocation basis (DESIGN §4).
     fields["cpu_allocated_core_seconds"] = max(requests_millicpu / 1000.0 * interval, sample.increment)
-    fields["memory_allocated_byte_seconds"] = max(requests_memory, working_set or 0) * interval
+    fields["memory_allocated_byte_seconds"] = max(requests_memory, fields.get("memory_working_set_bytes", 0)) \
+        * interval
     return fields
 
 
