@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 def start_simulator(pods, nodes, kubeconfig, gpu_nodes):
     process = subprocess.Popen(
-        [sys.executable, "-m", "collectors.simulator", "--pods", str(pods), "--nodes", str(nodes),
+        [sys.executable, "-m", "simcluster", "--pods", str(pods), "--nodes", str(nodes),
          "--gpu-nodes", str(gpu_nodes), "--port", "0", "--kubeconfig", kubeconfig, "--manual-clock",
          "--start", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600)), "--quiet"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)

@@ -1,6 +1,6 @@
 """Benchmark of the simulated cluster at 10,000 pods / 500 nodes.
 
-Starts ``python -m collectors.simulator`` in a subprocess (manual clock, so every run serves the
+Starts ``python -m simcluster`` in a subprocess (manual clock, so every run serves the
 same cluster), then times what a collection cycle asks of it: the full pod list (unpaginated and
 paginated at limit=500), the metrics.k8s.io pod list, every node's kubelet summary, plus one
 simulation step and a /sim/truth query; and reads the server's resident memory from
@@ -84,7 +84,7 @@ def main() -> int:
     cmd = [
         sys.executable,
         "-m",
-        "collectors.simulator",
+        "simcluster",
         "--port",
         "0",
         "--nodes",

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "collectors",
     "api",
     "web",
+    "simcluster.apps.SimclusterConfig",  # only for `manage.py simcluster`; nothing imports the package
     "fan",
 ]
 

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy" / "loca
 
 from influxdb_server import InfluxServer  # noqa: E402
 
-from tests.simcluster import make_simulator  # noqa: E402,F401  (a fixture for every suite)
+from tests.support.simulator import make_simulator  # noqa: E402,F401  (a fixture for every suite)
 
 
 @pytest.fixture(scope="session")

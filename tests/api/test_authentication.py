@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from api.authentication import HeaderCredentialAuthentication
 from billing.models import ApiCredential
-from tests.base import BaseTestCase, uses_store
+from tests.support.base import BaseTestCase, uses_store
 
 NOT_AUTHORIZED = {"code": 401, "message": "You are not authorized"}
 NOT_RECOGNIZED = {"code": 401, "message": "Username and password is not recognized"}

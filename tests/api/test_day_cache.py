@@ -11,7 +11,7 @@ from api.metrics.window import Window
 from billing.access import AccessScope
 from collectors.rollup import rollup_window
 from kubemon.redis import get_redis
-from tests.base import BaseTestCase, container_series, hourly_container_point, hours_ago, uses_store, write
+from tests.support.base import BaseTestCase, container_series, hourly_container_point, hours_ago, uses_store, write
 
 CPU = METRICS["cpu/usage_rate"]
 EVERYTHING = Selection.for_scope(AccessScope.all_namespaces())

@@ -14,7 +14,7 @@ from schemathesis.checks import not_a_server_error
 
 from api.metrics.catalogue import METRICS
 from billing.models import ApiCredential, Tenant
-from tests.base import container_series, hours_ago, write
+from tests.support.base import container_series, hours_ago, write
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 

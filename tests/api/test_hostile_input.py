@@ -4,7 +4,7 @@ of another namespace, never a 500, and the database is still there afterwards.""
 import json
 from urllib.parse import quote
 
-from tests.base import BaseTestCase, container_series, hours_ago, uses_store, write
+from tests.support.base import BaseTestCase, container_series, hours_ago, uses_store, write
 
 HOSTILE = [
     "' OR 1=1 --",

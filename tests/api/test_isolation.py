@@ -2,7 +2,7 @@
 
 from api.metrics.catalogue import METRICS
 from kubemon.timeseries import Point
-from tests.base import BaseTestCase, container_series, epoch, hours_ago, network_series, uses_store, write
+from tests.support.base import BaseTestCase, container_series, epoch, hours_ago, network_series, uses_store, write
 
 MODES = (None, "pod-by-namespace", "all-namespace", "all-pod")
 NAMESPACES = ("alpha-dev", "alpha-prod", "beta-web", "default", "kube-system", "orphan")

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from tests.base import BaseTestCase, container_series, hours_ago, uses_store, write
+from tests.support.base import BaseTestCase, container_series, hours_ago, uses_store, write
 
 MIB = 2**20
 

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from billing.models import ApiCredential
 from kubemon.timeseries import get_store, reset_store
-from tests.base import BaseTestCase, uses_store
+from tests.support.base import BaseTestCase, uses_store
 
 
 @uses_store

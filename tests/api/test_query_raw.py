@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from kubemon.timeseries import Point
-from tests.base import BaseTestCase, container_series, epoch, hours_ago, network_series, uses_store, write
+from tests.support.base import BaseTestCase, container_series, epoch, hours_ago, network_series, uses_store, write
 
 
 @uses_store

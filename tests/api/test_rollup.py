@@ -11,7 +11,7 @@ from billing.access import AccessScope
 from collectors.rollup import rollup_window
 from kubemon.timeseries import Point, get_store
 from kubemon.timeseries.schema import HOURLY_POLICY, INTEGRAL_FIELDS, RAW_POLICY
-from tests.base import (
+from tests.support.base import (
     BaseTestCase,
     container_series,
     epoch,

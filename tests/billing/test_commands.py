@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from billing.models import ApiCredential, Membership, NamespaceOwnership, Tenant, secret_digest
-from tests.base import BaseTestCase
+from tests.support.base import BaseTestCase
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG = "correct horse battery staple 42"

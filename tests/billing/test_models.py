@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from billing.access import AccessScope
 from billing.models import ApiCredential, NamespaceOwnership, secret_digest
-from tests.base import BaseTestCase
+from tests.support.base import BaseTestCase
 
 
 class ApiCredentialTests(BaseTestCase):

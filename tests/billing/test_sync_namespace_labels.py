@@ -1,6 +1,6 @@
 from billing.models import NamespaceOwnership
 from billing.services import TENANT_LABEL, sync_namespace_labels
-from tests.base import BaseTestCase
+from tests.support.base import BaseTestCase
 
 
 def owners():

@@ -1,6 +1,6 @@
 """Simulator options: one dataclass, validated in one place for both entry points.
 
-``python -m collectors.simulator`` and ``manage.py simcluster`` share ``add_arguments`` and
+``python -m simcluster`` and ``manage.py simcluster`` share ``add_arguments`` and
 ``options_from_namespace``, so the two cannot drift apart.
 """
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Simulator:
@@ -18,7 +18,7 @@ class Simulator:
     def __init__(self, tmp_path, **options):
         self.kubeconfig = str(tmp_path / "kubeconfig")
         start = datetime.fromtimestamp(int(time.time()) - 2 * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        args = [sys.executable, "-m", "collectors.simulator", "--port", "0", "--kubeconfig", self.kubeconfig,
+        args = [sys.executable, "-m", "simcluster", "--port", "0", "--kubeconfig", self.kubeconfig,
                 "--manual-clock", "--start", start, "--quiet"]
         for name, value in options.items():
             args += [f"--{name.replace('_', '-')}", str(value)]

@@ -1,13 +1,13 @@
-"""``manage.py simcluster``: run the simulated Kubernetes cluster (collectors/simulator).
+"""``manage.py simcluster``: run the simulated Kubernetes cluster (``simcluster/``).
 
 A thin wrapper: the options and their validation are the simulator's own (shared with
-``python -m collectors.simulator``); see docs/simulator.md.
+``python -m simcluster``); see docs/simulator.md.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
-from collectors.simulator import ConfigError, add_arguments, options_from_namespace
-from collectors.simulator.cli import DESCRIPTION, run
+from simcluster import ConfigError, add_arguments, options_from_namespace
+from simcluster.cli import DESCRIPTION, run
 
 
 class Command(BaseCommand):

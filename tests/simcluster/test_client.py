@@ -18,7 +18,7 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
 def api_for(sim, tmp_path) -> client.ApiClient:
     """A client configured the way kubemon will be: from the kubeconfig the simulator wrote."""
     path = tmp_path / "kubeconfig"
-    from collectors.simulator import kubeconfig
+    from simcluster import kubeconfig
 
     kubeconfig.write(str(path), sim.url)
     return config.new_client_from_config(config_file=str(path))

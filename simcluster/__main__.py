@@ -1,4 +1,4 @@
-"""``python -m collectors.simulator --help``"""
+"""``python -m simcluster --help``"""
 
 from .cli import main
 

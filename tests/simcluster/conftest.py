@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from collectors.simulator import options_from_namespace, start
+from simcluster import options_from_namespace, start
 
 START = "2025-01-06T00:00:00Z"  # a Monday, midnight UTC: fixed so that runs are reproducible
 

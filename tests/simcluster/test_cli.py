@@ -1,4 +1,4 @@
-"""The command line: ``python -m collectors.simulator`` and ``manage.py simcluster``."""
+"""The command line: ``python -m simcluster`` and ``manage.py simcluster``."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_module_entry_point_serves_and_writes_a_kubeconfig(tmp_path):
         [
             sys.executable,
             "-m",
-            "collectors.simulator",
+            "simcluster",
             "--port",
             "0",
             "--nodes",
@@ -93,7 +93,7 @@ def test_module_entry_point_serves_and_writes_a_kubeconfig(tmp_path):
 )
 def test_bad_options_exit_with_a_message_and_no_traceback(args, message):
     proc = subprocess.run(
-        [sys.executable, "-m", "collectors.simulator", *args],
+        [sys.executable, "-m", "simcluster", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -112,7 +112,7 @@ def test_a_port_in_use_is_reported_without_a_traceback():
         s.listen()
         port = s.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "collectors.simulator", "--port", str(port)],
+            [sys.executable, "-m", "simcluster", "--port", str(port)],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -175,10 +175,10 @@ def test_management_command_rejects_bad_options_cleanly():
 def test_the_simulator_imports_nothing_from_kubemon_or_the_collectors():
     # DESIGN §8: a stand-in that shared the collectors' code would make their tests prove nothing
     code = (
-        "import sys, collectors.simulator, collectors.simulator.cli\n"
+        "import sys, simcluster, simcluster.cli\n"
         "top = ('kubemon', 'django', 'api', 'billing', 'web', 'fan')\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in top\n"
-        "             or (m.startswith('collectors.') and not m.startswith('collectors.simulator')))\n"
+        "             or (m.startswith('collectors.') and not m.startswith('simcluster')))\n"
         "print(','.join(bad))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)

@@ -1,4 +1,4 @@
-"""Entry points: ``python -m collectors.simulator`` (``main``) and in-process use (``start``).
+"""Entry points: ``python -m simcluster`` (``main``) and in-process use (``start``).
 
 ``manage.py simcluster`` parses the same options (``config.add_arguments``) and calls ``run``.
 """
@@ -133,7 +133,7 @@ def run(opts: Options) -> int:
     return 0
 
 
-def build_parser(prog: str = "python -m collectors.simulator") -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m simcluster") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_arguments(parser)
     return parser
