@@ -28,7 +28,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "deploy" / "local"))
 
 CONTAINER = "kubernetes_pod_container"
 INTERVAL = 15
@@ -171,7 +170,7 @@ def main():
     parser.add_argument("--only", default="", help="run the cases whose label contains this text")
     args = parser.parse_args()
 
-    from influxdb_server import InfluxServer
+    from deploy.local.influxdb_server import InfluxServer
 
     influx = InfluxServer().start()
     workdir = tempfile.mkdtemp(prefix="kubemon-bench-api-")

@@ -21,7 +21,6 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "deploy" / "local"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
@@ -86,7 +85,7 @@ def main():
                         help="list every pod each cycle instead of following them with a watch")
     args = parser.parse_args()
 
-    from influxdb_server import InfluxServer
+    from deploy.local.influxdb_server import InfluxServer
 
     influx = InfluxServer().start()
     workdir = tempfile.mkdtemp(prefix="kubemon-bench-")

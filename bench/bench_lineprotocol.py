@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy" / "local"))
 
 from influxdb_client import Point as ReferencePoint  # noqa: E402
 from influxdb_client.domain.write_precision import WritePrecision  # noqa: E402
@@ -101,8 +100,7 @@ def main():
             rate, micros, _ = measure(function, cycles, count)
             print(f"{shape:<34} {name:<16} {rate:>12,.0f} {micros:>9.2f}")
     if args.write:
-        from influxdb_server import InfluxServer
-
+        from deploy.local.influxdb_server import InfluxServer
         from kubemon.timeseries import TimeseriesStore
         from kubemon.timeseries.client import InfluxClient
 

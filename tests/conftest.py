@@ -1,16 +1,15 @@
-"""Shared fixtures: a real InfluxDB for the whole session, a clean Redis database, helpers."""
+"""Shared fixtures. Services are opt-in: a test that needs InfluxDB asks for ``influxdb`` (or
+``store``, which uses it), so the pure parser tests run in seconds without starting influxd.
 
-import sys
-from pathlib import Path
+Until a test asks for it, ``INFLUXDB_URL`` points at a closed port (tests/settings.py): a test
+that reaches InfluxDB without saying so fails at once instead of passing by luck.
+"""
 
 import pytest
 from django.test import override_settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy" / "local"))
-
-from influxdb_server import InfluxServer  # noqa: E402
-
-from tests.support.simulator import make_simulator  # noqa: E402,F401  (a fixture for every suite)
+from deploy.local.influxdb_server import InfluxServer
+from tests.support.simulator import make_simulator  # noqa: F401  (a fixture for every suite)
 
 
 @pytest.fixture(scope="session")
@@ -20,13 +19,14 @@ def influxdb_server():
     server.cleanup()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _influxdb_settings(influxdb_server):
+@pytest.fixture(scope="session")
+def influxdb(influxdb_server):
+    """The suite's throw-away InfluxDB, started on first use and shared by every test after it."""
     from kubemon.timeseries import reset_store
 
     with override_settings(INFLUXDB_URL=influxdb_server.url):
         reset_store()
-        yield
+        yield influxdb_server
     reset_store()
 
 
@@ -42,13 +42,13 @@ def redis_db():
 
 
 @pytest.fixture
-def store(redis_db):
+def store(influxdb, redis_db):
     """The configured store on a freshly created database."""
     from kubemon.timeseries import get_store, reset_store
 
     reset_store()
     store = get_store()
-    store.client.drop_database()
+    store.drop_database()
     store.ensure_database()
     yield store
     reset_store()

@@ -9,6 +9,9 @@ import os
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kubemon")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("SECRET_KEY", "kubemon-test-suite-secret-key-not-for-production")
+# Nothing listens on the discard port: a test must ask for the `influxdb` fixture to reach InfluxDB
+# (a subprocess the tests start, such as a Celery worker, is given the URL in this variable).
+os.environ["INFLUXDB_URL"] = os.environ.get("KUBEMON_TEST_INFLUXDB_URL", "http://127.0.0.1:9")
 os.environ.setdefault("INFLUXDB_DATABASE", "kubemon_test")
 os.environ.setdefault("INFLUXDB_SPOOL_KEY", "kubemon:test:spool")
 os.environ.setdefault("CHANNELS_PREFIX", "kubemon-test")

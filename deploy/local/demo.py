@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / ".run"
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))  # run as a script: the project root makes `deploy` importable
 
-from influxdb_server import InfluxServer  # noqa: E402
+from deploy.local.influxdb_server import InfluxServer  # noqa: E402
 
 HOST, PORT = "127.0.0.1", int(os.environ.get("KUBEMON_DEMO_PORT", "8000"))
 DEMO_USER, DEMO_TENANT = "demo", "physics"

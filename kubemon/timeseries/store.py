@@ -1,10 +1,12 @@
 """The store: the one door to InfluxDB for every other module (DESIGN §1, §3)."""
 
+import functools
 import logging
 import queue
 import threading
 import time
 from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kubemon.timeseries.errors import TimeseriesUnavailable, TimeseriesWriteError
@@ -31,6 +33,12 @@ class WriteReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
         return self
+
+
+@functools.cache
+def _query_pool(workers):
+    # One pool per size for the process: threads only wait on InfluxDB's sockets.
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="influxql")
 
 
 class TimeseriesStore:
@@ -169,10 +177,45 @@ class TimeseriesStore:
 
     # --- reading ---
     def query(self, statement, params=None, epoch=None):
+        """The series of a single statement's result."""
         return self.client.query(statement, params=params, epoch=epoch)
 
+    def query_many(self, statements, params=None, epoch=None, parallel=1):
+        """One list of series per statement, in order.
+
+        With ``parallel`` > 1 each statement goes in its own request, at most ``parallel`` at a
+        time: InfluxDB runs one query per core but one request's statements in turn, so long
+        reads cut into pieces finish sooner side by side.
+        """
+        statements = list(statements)
+        if not statements:
+            return []
+        if len(statements) == 1 or parallel <= 1:
+            return self.client.query_all("; ".join(statements), params=params, epoch=epoch)
+        pool = _query_pool(parallel)
+        futures = [pool.submit(self.client.query_all, statement, params, None, epoch) for statement in statements]
+        return [future.result()[0] for future in futures]
+
+    # --- administration ---
+    @property
+    def url(self):
+        return self.client.url
+
+    @property
+    def database(self):
+        return self.client.database
+
     def ensure_database(self, raw_retention="30d", hourly_retention="400d"):
+        """Create the database and the ``raw`` and ``hourly`` retention policies (idempotent)."""
         self.client.ensure_database(raw_retention, hourly_retention)
+
+    def retention_policies(self):
+        """``{policy name: duration text}`` of the database."""
+        return self.client.retention_policies()
+
+    def drop_database(self):
+        """Drop the whole database (tests and ``make clean``-style resets only)."""
+        self.client.drop_database()
 
     def health(self):
         """``{"status": "ok"|"down", ...}`` for /healthz."""

@@ -25,7 +25,7 @@ def worker(redis_db, store, influxdb_server, make_simulator):
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="tests.settings",
-        INFLUXDB_URL=influxdb_server.url,
+        KUBEMON_TEST_INFLUXDB_URL=influxdb_server.url,
         INFLUXDB_DATABASE=settings.INFLUXDB_DATABASE,
         REDIS_URL=settings.REDIS_URL,
         KUBECONFIG=simulator.kubeconfig,

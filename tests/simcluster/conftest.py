@@ -1,8 +1,7 @@
 """Fixtures for the simulator suite: simulators started in-process on port 0, and HTTP helpers.
 
-These tests need neither a database nor InfluxDB. The suite-wide autouse fixtures in
-tests/conftest.py start an InfluxDB for every test; they are overridden here by name, so the
-simulator suite runs on a machine (or in a CI step) without it.
+These tests need neither a database nor InfluxDB (tests/conftest.py starts InfluxDB only for the
+tests that ask for it), so the simulator suite runs on a machine, or in a CI step, without it.
 """
 
 from __future__ import annotations
@@ -16,18 +15,6 @@ import pytest
 from simcluster import options_from_namespace, start
 
 START = "2025-01-06T00:00:00Z"  # a Monday, midnight UTC: fixed so that runs are reproducible
-
-
-@pytest.fixture(scope="session")
-def influxdb_server():
-    """Not needed by the simulator tests (overrides tests/conftest.py's)."""
-    return None
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _influxdb_settings():
-    """Not needed by the simulator tests (overrides tests/conftest.py's autouse fixture)."""
-    yield
 
 
 class Http:

@@ -43,7 +43,7 @@ def test_user_and_password_are_sent_as_basic_auth(influxdb_with_auth):
 
 
 def test_gzip_writes_are_read_back(store):
-    gzip_client = InfluxClient(store.client.url, store.client.database, gzip_writes=True)
+    gzip_client = InfluxClient(store.url, store.database, gzip_writes=True)
     gzip_client.write_body("\n".join(f"gz,n=n{i} v={i}i {T0 + i}" for i in range(500)))
     assert store.query('SELECT count("v") FROM "gz"')[0]["values"][0][1] == 500
 
@@ -54,11 +54,11 @@ def test_an_unreachable_server_is_named():
 
 
 def test_a_write_to_a_missing_database_says_so(store):
-    client = InfluxClient(store.client.url, "no_such_database")
+    client = InfluxClient(store.url, "no_such_database")
     with pytest.raises(Exception, match="has no database 'no_such_database'"):
         client.write_body(f"m v=1 {T0}")
 
 
 def test_a_query_error_carries_the_servers_message(store):
     with pytest.raises(TimeseriesQueryError, match="database not found"):
-        InfluxClient(store.client.url, "no_such_database").query('SELECT * FROM "m"')
+        InfluxClient(store.url, "no_such_database").query('SELECT * FROM "m"')

@@ -117,7 +117,7 @@ def test_identifiers_outside_the_whitelist_are_refused():
 def test_retention_policies_are_created_twice_without_error(store):
     store.ensure_database("30d", "400d")
     store.ensure_database("30d", "400d")
-    policies = store.client.retention_policies()
+    policies = store.retention_policies()
     assert policies["raw"] == "720h0m0s"
     assert policies["hourly"] == "9600h0m0s"
 
@@ -125,7 +125,7 @@ def test_retention_policies_are_created_twice_without_error(store):
 @pytest.mark.django_db
 def test_changed_retention_is_applied_to_existing_policies(store):
     store.ensure_database("7d", "90d")
-    assert store.client.retention_policies()["raw"] == "168h0m0s"
+    assert store.retention_policies()["raw"] == "168h0m0s"
 
 
 @pytest.mark.django_db

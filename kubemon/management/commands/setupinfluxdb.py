@@ -13,7 +13,7 @@ class Command(BaseCommand):
         store = get_store()
         try:
             store.ensure_database(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION)
-            policies = store.client.retention_policies()
+            policies = store.retention_policies()
         except (TimeseriesError, ValueError) as exc:
             raise CommandError(str(exc))
         self.stdout.write(f"InfluxDB {settings.INFLUXDB_URL} database {settings.INFLUXDB_DATABASE!r}: "
