@@ -12,12 +12,13 @@ import logging
 from django.conf import settings
 from rest_framework.exceptions import Throttled
 
+from kubemon import keys
 from kubemon.redis import get_redis
 
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
-KEY_PREFIX = "kubemon:authfail:"
+KEY_PREFIX = keys.AUTH_FAILURES
 
 
 def client_address(request):

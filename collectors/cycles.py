@@ -28,14 +28,16 @@ from collectors.temperature import (
     scrape_node_exporters,
 )
 from collectors.usage import collect_pod_usage
+from kubemon import keys
 from kubemon.redis import get_redis, try_lock
 from kubemon.timeseries import WriteReport, get_store
+from kubemon.timeseries.schema import TEMPERATURE
 
 log = logging.getLogger(__name__)
 
-HEALTH_KEY = "kubemon:cluster:health"
-SOURCE_TIME_KEY = "kubemon:source-time"
-CYCLE_KEY = "kubemon:cycle:"
+HEALTH_KEY = keys.CLUSTER_HEALTH
+SOURCE_TIME_KEY = keys.SOURCE_TIME
+CYCLE_KEY = keys.CYCLE_REPORT
 
 
 @dataclass
@@ -78,7 +80,7 @@ def cyclic_gc_paused():
 
 def cycle_lock(redis, name, timeout):
     """The lock that keeps a cycle from overlapping itself."""
-    return try_lock(redis, f"kubemon:lock:{name}", max(timeout, 5))
+    return try_lock(redis, keys.LOCK + name, max(timeout, 5))
 
 
 def _count(points):
@@ -266,7 +268,7 @@ def _rollup(report, kube, store, redis, pod_watch=None):
 
 
 def _temperatures(report, kube, store, redis, pod_watch=None):
-    report.points = {"node_temperature": flush_temperatures(redis, store)}
+    report.points = {TEMPERATURE: flush_temperatures(redis, store)}
 
 
 def _spool(report, kube, store, redis, pod_watch=None):

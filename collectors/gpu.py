@@ -8,11 +8,10 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubemon.timeseries import Point
-from kubemon.timeseries.schema import INTEGRAL_FIELDS
+from kubemon.timeseries.schema import GPU, INTEGRAL_FIELDS, MIB
 
 log = logging.getLogger(__name__)
 
-MIB = 1024 * 1024
 EXPORTER_URL_ANNOTATION = "kubemon.io/gpu-exporter-url"
 EXPORTER_KIND_ANNOTATION = "kubemon.io/gpu-exporter-kind"
 DCGM_FIELDS = {
@@ -23,7 +22,7 @@ DCGM_FIELDS = {
     "DCGM_FI_DEV_GPU_TEMP": ("temperature_celsius", 1.0),
     "DCGM_FI_DEV_POWER_USAGE": ("power_watts", 1.0),
 }
-_INTEGRALS = tuple((name, name + "_integral") for name in INTEGRAL_FIELDS["gpu"])
+_INTEGRALS = tuple((name, name + "_integral") for name in INTEGRAL_FIELDS[GPU])
 
 
 @dataclass(frozen=True)
@@ -161,5 +160,5 @@ def collect_gpu(exporters, sampling, default_time, timeout=5.0, workers=8):
             for name, integral in _INTEGRALS:
                 if name in fields:
                     fields[integral] = fields[name] * sample.interval
-            points.append(Point("gpu", entry["tags"], fields, entry["time"]))
+            points.append(Point(GPU, entry["tags"], fields, entry["time"]))
     return points, errors

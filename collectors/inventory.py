@@ -6,6 +6,7 @@ from collectors.podspec import gpu_count
 from collectors.quantity import QuantityError, cpu_millicores, to_bytes, to_count
 from collectors.timeutil import epoch_seconds
 from kubemon.timeseries import Point
+from kubemon.timeseries.schema import NODE, POD
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def pod_points(pods, timestamp):
         if info.start_time and info.state in ("running", "failed", "deleting"):
             uptime = float(max(0, timestamp - epoch_seconds(info.start_time)))
         points.append(Point(
-            "kubernetes_pod",
+            POD,
             {"namespace": info.namespace, "pod_name": info.name, "node_name": info.node},
             {
                 "phase": info.phase,
@@ -96,7 +97,7 @@ def node_inventory(nodes, pods, timestamp):
         except (KeyError, TypeError, ValueError, QuantityError) as exc:
             log.warning("skipping node %s: %s", (node.get("metadata") or {}).get("name", "?"), exc)
             continue
-        points.append(Point("kubernetes_node", {"node_name": name}, fields, timestamp))
+        points.append(Point(NODE, {"node_name": name}, fields, timestamp))
         summary[name] = {
             "ready": ready,
             "control_plane": control_plane,

@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from kubemon.timeseries import get_store
+from kubemon.timeseries.hours import HOUR, ROLLUP_RECOMPUTED_HOURS, floor_hour
 from kubemon.timeseries.schema import (
     HOURLY_POLICY,
     INTEGRAL_FIELDS,
@@ -45,15 +46,11 @@ def rollup_select(measurement):
 ROLLUP_MEASUREMENTS = tuple(dict.fromkeys((*INTEGRAL_FIELDS, *SUMMED_FIELDS, *MAX_FIELDS)))
 
 
-def hour_floor(moment):
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
 def rollup_window(start, end, store=None):
     """Roll up every whole or partial hour touching [start, end); returns points written per measurement."""
     store = store or get_store()
-    start = hour_floor(start)
-    end = hour_floor(end - timedelta(microseconds=1)) + timedelta(hours=1)
+    start = floor_hour(start)
+    end = floor_hour(end - timedelta(microseconds=1)) + HOUR
     written = {}
     for measurement in ROLLUP_MEASUREMENTS:
         statement = (
@@ -70,7 +67,7 @@ def rollup_window(start, end, store=None):
     return written
 
 
-def rollup_recent(now=None, hours=2, store=None):
-    """Recompute the current hour and the ``hours`` before it."""
+def rollup_recent(now=None, hours=ROLLUP_RECOMPUTED_HOURS, store=None):
+    """Recompute the current hour and the ``hours`` before it (``kubemon.timeseries.hours``)."""
     now = now or datetime.now(UTC)
-    return rollup_window(hour_floor(now) - timedelta(hours=hours), now + timedelta(seconds=1), store=store)
+    return rollup_window(floor_hour(now) - HOUR * hours, now + timedelta(seconds=1), store=store)

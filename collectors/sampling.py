@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import orjson
 
-STATE_KEY = "kubemon:sampling:"
+from kubemon import keys
+
+STATE_KEY = keys.SAMPLING_STATE
 # Forget series not seen for a day (pods churn; the state must not grow forever).
 FORGET_AFTER_SECONDS = 86_400
 

@@ -9,12 +9,13 @@ import logging
 import orjson
 
 from collectors.podstate import node_colour
+from kubemon import keys
 from kubemon.live import CLUSTER_GROUP, publish, tenant_group
 
 log = logging.getLogger(__name__)
 
-NODES_KEY = "kubemon:inventory:nodes"
-SNAPSHOT_KEY = "kubemon:snapshot"
+NODES_KEY = keys.INVENTORY_NODES
+SNAPSHOT_KEY = keys.SNAPSHOT
 TOP_PODS = 100
 
 

@@ -14,15 +14,17 @@ import orjson
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from kubemon import keys
 from kubemon.timeseries import Point, get_store
 from kubemon.timeseries.lineprotocol import to_line
+from kubemon.timeseries.schema import TEMPERATURE
 
 log = logging.getLogger(__name__)
 
-QUEUE_KEY = "kubemon:temperature:queue"
+QUEUE_KEY = keys.TEMPERATURE_QUEUE
 NODE_EXPORTER_ANNOTATION = "kubemon.io/node-exporter-url"
-LATEST_KEY = "kubemon:temperature:latest"
-KNOWN_NODES_KEY = "kubemon:nodes"
+LATEST_KEY = keys.TEMPERATURE_LATEST
+KNOWN_NODES_KEY = keys.KNOWN_NODES
 MIN_MILLIDEGREES = -50_000
 MAX_MILLIDEGREES = 150_000
 # A DNS-1123 subdomain: what Kubernetes accepts as a node name.
@@ -73,7 +75,7 @@ async def record_push(redis, node, millidegrees, sensor="cpu", source="push", no
     """Queue the sample and keep it as the node's latest; returns degrees Celsius."""
     now = time.time() if now is None else now
     celsius = millidegrees / 1000.0
-    line = to_line("node_temperature", {"node_name": node, "sensor": sensor, "source": source},
+    line = to_line(TEMPERATURE, {"node_name": node, "sensor": sensor, "source": source},
                    {"celsius": celsius}, int(now))
     pipe = redis.pipeline(transaction=False)
     pipe.rpush(QUEUE_KEY, line)
@@ -121,7 +123,7 @@ def node_exporter_points(text, node, timestamp):
                 sensor = f"thermal_zone/{sample.labels.get('zone', '')}/{sample.labels.get('type', '')}"
             else:
                 continue
-            points.append(Point("node_temperature", {"node_name": node, "sensor": sensor, "source": "node-exporter"},
+            points.append(Point(TEMPERATURE, {"node_name": node, "sensor": sensor, "source": "node-exporter"},
                                 {"celsius": float(sample.value)}, timestamp))
     return points
 

@@ -19,15 +19,10 @@ from collectors.quantity import QuantityError, cpu_nanocores, to_bytes
 from collectors.sampling import Sample
 from collectors.timeutil import epoch_seconds
 from kubemon.timeseries import Point
-from kubemon.timeseries.schema import INTEGRAL_FIELDS
+from kubemon.timeseries.schema import CONTAINER, INTEGRAL_FIELDS, NETWORK, NODE, VOLUME
 
 log = logging.getLogger(__name__)
 
-CONTAINER = "kubernetes_pod_container"
-NETWORK = "kubernetes_pod_network"
-VOLUME = "kubernetes_pod_volume"
-POD = "kubernetes_pod"
-NODE = "kubernetes_node"
 _NODE_INTEGRALS = tuple((name, name + "_integral") for name in INTEGRAL_FIELDS[NODE])
 _NO_SPEC = ContainerSpec()
 

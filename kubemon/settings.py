@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from kubemon import keys
 from kubemon.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -120,7 +121,7 @@ INFLUXDB_RAW_RETENTION = env_str("INFLUXDB_RAW_RETENTION", "30d")
 INFLUXDB_HOURLY_RETENTION = env_str("INFLUXDB_HOURLY_RETENTION", "400d")
 # Where writes go while InfluxDB is unreachable: "redis" (a Redis list) or a directory path.
 INFLUXDB_SPOOL = env_str("INFLUXDB_SPOOL", "redis")
-INFLUXDB_SPOOL_KEY = env_str("INFLUXDB_SPOOL_KEY", "kubemon:spool")
+INFLUXDB_SPOOL_KEY = env_str("INFLUXDB_SPOOL_KEY", keys.SPOOL)
 
 # --- Kubernetes ---
 KUBECONFIG = env_str("KUBECONFIG", "")

@@ -24,15 +24,19 @@ says how a window is aggregated:
 
 from dataclasses import dataclass
 
-from kubemon.timeseries.schema import INTEGRAL_FIELDS, MEASUREMENTS, SUMMED_FIELDS
-
-CONTAINER = "kubernetes_pod_container"
-NETWORK = "kubernetes_pod_network"
-VOLUME = "kubernetes_pod_volume"
-POD = "kubernetes_pod"
-NODE = "kubernetes_node"
-GPU = "gpu"
-TEMPERATURE = "node_temperature"
+from kubemon.timeseries.schema import (
+    CONTAINER,
+    GPU,
+    INTEGRAL_FIELDS,
+    MEASUREMENTS,
+    MIB,
+    NETWORK,
+    NODE,
+    POD,
+    SUMMED_FIELDS,
+    TEMPERATURE,
+    VOLUME,
+)
 
 # Heapster's "type" tag, kept on raw rows so that legacy consumers can still tell levels apart.
 LEVEL_TYPES = {CONTAINER: "pod_container", NETWORK: "pod", VOLUME: "pod", POD: "pod", NODE: "node",
@@ -51,8 +55,6 @@ LEGACY_TAGS = {
     "sensor": "sensor",
     "source": "source",
 }
-
-MIB = 1024 * 1024  # nvidia-smi and the legacy nvml-agent call a MiB "MB"
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,18 @@ from datetime import timedelta
 import orjson
 from django.conf import settings
 
+from kubemon import keys
 from kubemon.redis import get_redis
+from kubemon.timeseries.hours import DAY, ROLLUP_HORIZON
 
 log = logging.getLogger(__name__)
 
-DAY = timedelta(days=1)
-PREFIX = "kubemon:api:day:"
-# The rollup task recomputes the current hour and the two before it.
-ROLLUP_RECOMPUTE = timedelta(hours=3)
+PREFIX = keys.DAY_CACHE
 _SEP = "\x1f"
 
 
 def final_before(now):
-    return now - ROLLUP_RECOMPUTE - timedelta(seconds=settings.API_ROLLUP_SETTLE_SECONDS)
+    return now - ROLLUP_HORIZON - timedelta(seconds=settings.API_ROLLUP_SETTLE_SECONDS)
 
 
 def enabled():

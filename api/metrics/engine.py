@@ -23,6 +23,7 @@ from api.metrics import daycache
 from api.metrics.catalogue import LEGACY_TAGS, LEVEL_TYPES
 from api.metrics.window import HOUR, Window, format_time, to_ns
 from kubemon.timeseries import get_store
+from kubemon.timeseries.hours import DAY
 from kubemon.timeseries.schema import (
     HOURLY_POLICY,
     RAW_POLICY,
@@ -255,7 +256,7 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
             # Days to read, in chunks that InfluxDB can work on in parallel.
             for start in range(0, len(cache_days), DAYS_PER_STATEMENT):
                 chunk = cache_days[start : start + DAYS_PER_STATEMENT]
-                span = Window(chunk[0], chunk[-1] + daycache.DAY)
+                span = Window(chunk[0], chunk[-1] + DAY)
                 statements.append((_aggregate_statement(metric, span, policy, group_tags, selection, params,
                                                         len(statements), by_day=True), True))
         if policy == RAW_POLICY and metric.kind not in ("counter", "rate"):

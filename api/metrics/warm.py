@@ -2,7 +2,7 @@
 
 The first month-long query of a day reads a month of rollup from InfluxDB (about 0.7 s for
 1,000 pods, docs/benchmarks.md); the ones after it read the cached days. Running this once a
-day, after the previous day became final (``daycache.ROLLUP_RECOMPUTE`` after midnight), makes
+day, after the previous day became final (``kubemon.timeseries.hours.ROLLUP_HORIZON`` after midnight), makes
 that first query fast too. It asks exactly the questions the API will: every ``all-*`` grouping
 of the global view and of each tenant, and ``pod-by-namespace`` of each owned namespace.
 """

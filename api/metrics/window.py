@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-HOUR = timedelta(hours=1)
+from kubemon.timeseries.hours import HOUR, ceil_hour, floor_hour
+
 DEFAULT_SPAN = timedelta(minutes=60)
 # InfluxDB stores int64 nanoseconds since 1970: this is the range it can represent.
 MIN_TIME = datetime(1677, 9, 22, tzinfo=UTC)
@@ -76,15 +77,6 @@ def format_time(moment):
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
     return text + "Z"
-
-
-def floor_hour(moment):
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def ceil_hour(moment):
-    floor = floor_hour(moment)
-    return floor if floor == moment else floor + HOUR
 
 
 @dataclass(frozen=True)

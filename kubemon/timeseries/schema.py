@@ -9,6 +9,21 @@ from dataclasses import dataclass, field
 
 from kubemon.timeseries.errors import IdentifierNotAllowed
 
+# Measurement names (Telegraf's where they overlap).
+CONTAINER = "kubernetes_pod_container"
+NETWORK = "kubernetes_pod_network"
+VOLUME = "kubernetes_pod_volume"
+POD = "kubernetes_pod"
+NODE = "kubernetes_node"
+GPU = "gpu"
+TEMPERATURE = "node_temperature"
+FAN = "fan"
+
+# Units the stored values are in, and the ones readers convert to.
+NANO = 1e-9  # nanocores → cores, nanoseconds → seconds
+MIB = 1024 * 1024  # nvidia-smi and the legacy nvml-agent call a MiB "MB"
+GIB = 1024 * MIB
+
 RAW_POLICY = "raw"
 HOURLY_POLICY = "hourly"
 RETENTION_POLICIES = (RAW_POLICY, HOURLY_POLICY, "autogen")
@@ -51,33 +66,33 @@ MEASUREMENTS = {
     m.name: m
     for m in (
         Measurement(
-            "kubernetes_pod_container",
+            CONTAINER,
             ("namespace", "pod_name", "container_name", "node_name"),
             CONTAINER_USAGE_FIELDS + CONTAINER_SPEC_FIELDS
             + ("cpu_allocated_core_seconds", "memory_allocated_byte_seconds"),
             "Per-container usage from the kubelet summary, joined with the pod spec.",
         ),
         Measurement(
-            "kubernetes_pod_network",
+            NETWORK,
             ("namespace", "pod_name", "node_name"),
             ("rx_bytes", "rx_errors", "tx_bytes", "tx_errors", "interval_seconds"),
             "Per-pod network counters.",
         ),
         Measurement(
-            "kubernetes_pod_volume",
+            VOLUME,
             ("namespace", "pod_name", "node_name", "volume_name"),
             ("used_bytes", "capacity_bytes", "available_bytes", "inodes", "inodes_free", "inodes_used"),
             "Per-pod volume usage.",
         ),
         Measurement(
-            "kubernetes_pod",
+            POD,
             ("namespace", "pod_name", "node_name"),
             ("phase", "state", "reason", "ready_containers", "containers", "restarts_total", "owner_kind",
              "owner_name", "uptime_seconds"),
             "Pod inventory and live state (DESIGN §5).",
         ),
         Measurement(
-            "kubernetes_node",
+            NODE,
             ("node_name",),
             (
                 "capacity_millicpu_cores",
@@ -114,14 +129,14 @@ MEASUREMENTS = {
             "Node capacity, allocatable, usage and condition.",
         ),
         Measurement(
-            "gpu",
+            GPU,
             ("node_name", "gpu", "uuid", "model_name", "namespace", "pod_name", "container_name"),
             ("utilization_percent", "memory_used_bytes", "memory_total_bytes", "temperature_celsius",
              "power_watts", "interval_seconds"),
             "GPU exporter samples (DCGM, Jetson); pod tags empty when unattributed.",
         ),
-        Measurement("node_temperature", ("node_name", "sensor", "source"), ("celsius",), "Node temperatures."),
-        Measurement("fan", ("fan",), ("running", "speed", "mode", "reason"), "Fan state history."),
+        Measurement(TEMPERATURE, ("node_name", "sensor", "source"), ("celsius",), "Node temperatures."),
+        Measurement(FAN, ("fan",), ("running", "speed", "mode", "reason"), "Fan state history."),
     )
 }
 
@@ -140,7 +155,7 @@ MEASUREMENTS = {
 #   and for each SUMMED_FIELDS name: <S> = sum(<S>)
 # so a query over whole hours reads the rollup and gets the same numbers as over raw data.
 INTEGRAL_FIELDS = {
-    "kubernetes_pod_container": (
+    CONTAINER: (
         "cpu_usage_nanocores",
         "memory_usage_bytes",
         "memory_working_set_bytes",
@@ -152,15 +167,15 @@ INTEGRAL_FIELDS = {
         "resource_limits_memory_bytes",
         "resource_requests_gpu",
     ),
-    "kubernetes_node": ("cpu_usage_nanocores", "memory_working_set_bytes", "memory_usage_bytes"),
-    "gpu": ("utilization_percent", "memory_used_bytes", "power_watts"),
+    NODE: ("cpu_usage_nanocores", "memory_working_set_bytes", "memory_usage_bytes"),
+    GPU: ("utilization_percent", "memory_used_bytes", "power_watts"),
 }
 SUMMED_FIELDS = {
-    "kubernetes_pod_container": ("cpu_core_seconds", "cpu_allocated_core_seconds", "memory_allocated_byte_seconds"),
+    CONTAINER: ("cpu_core_seconds", "cpu_allocated_core_seconds", "memory_allocated_byte_seconds"),
 }
 # Cumulative counters keep their hourly maximum (``<F>_max``) so rates and totals survive the rollup.
 MAX_FIELDS = {
-    "kubernetes_pod_network": ("rx_bytes", "rx_errors", "tx_bytes", "tx_errors"),
+    NETWORK: ("rx_bytes", "rx_errors", "tx_bytes", "tx_errors"),
 }
 ROLLUP_SUFFIXES = ("_integral", "_sum", "_max", "_samples")
 
@@ -173,20 +188,20 @@ ROLLUP_SUFFIXES = ("_integral", "_sum", "_max", "_samples")
 _INTEGER_USAGE_FIELDS = {"cpu_usage_core_nanoseconds", "memory_page_faults", "memory_major_page_faults",
                          "restarts_total"}
 FLOAT_FIELDS = {
-    "kubernetes_pod_container": frozenset(
-        {f for f in MEASUREMENTS["kubernetes_pod_container"].fields if f not in _INTEGER_USAGE_FIELDS}
-        | {f + "_integral" for f in INTEGRAL_FIELDS["kubernetes_pod_container"]}
+    CONTAINER: frozenset(
+        {f for f in MEASUREMENTS[CONTAINER].fields if f not in _INTEGER_USAGE_FIELDS}
+        | {f + "_integral" for f in INTEGRAL_FIELDS[CONTAINER]}
     ),
-    "kubernetes_node": frozenset(
+    NODE: frozenset(
         {"interval_seconds", "cpu_usage_nanocores", "memory_usage_bytes", "memory_working_set_bytes",
          "memory_rss_bytes", "memory_available_bytes", "fs_used_bytes", "fs_capacity_bytes", "fs_available_bytes",
          "capacity_millicpu_cores", "capacity_memory_bytes", "capacity_gpu", "allocatable_millicpu_cores",
          "allocatable_memory_bytes", "allocatable_gpu", "requests_millicpu_units", "requests_memory_bytes",
          "requests_gpu"}
-        | {f + "_integral" for f in INTEGRAL_FIELDS["kubernetes_node"]}
+        | {f + "_integral" for f in INTEGRAL_FIELDS[NODE]}
     ),
-    "kubernetes_pod_network": frozenset({"interval_seconds"}),
-    "kubernetes_pod_volume": frozenset({"used_bytes", "capacity_bytes", "available_bytes"}),
+    NETWORK: frozenset({"interval_seconds"}),
+    VOLUME: frozenset({"used_bytes", "capacity_bytes", "available_bytes"}),
 }
 
 

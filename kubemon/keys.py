@@ -1,0 +1,31 @@
+"""Every Redis key kubemon uses, in one place.
+
+Collectors, the read side, billing and the web all meet in Redis; a key spelt in two modules is
+a contract kept by hope. Keys are plain strings (or prefixes ending in ``:``); the module that
+owns each key's content is named beside it.
+"""
+
+PREFIX = "kubemon:"
+
+# --- collection (collectors/) ---
+LOCK = PREFIX + "lock:"  # + cycle name: the lock that keeps a cycle from overlapping itself
+CYCLE_REPORT = PREFIX + "cycle:"  # + cycle name: the last run's report (JSON)
+SAMPLING_STATE = PREFIX + "sampling:"  # + cycle name: previous sample of every series (JSON)
+SOURCE_TIME = PREFIX + "source-time"  # [latest kubelet sample time, wall time it was seen]
+CLUSTER_HEALTH = PREFIX + "cluster:health"  # {"status": "OK"|"KO"|"unknown", "detail", "time"}
+KNOWN_NODES = PREFIX + "nodes"  # set of node names (the temperature push checks against it)
+INVENTORY_NODES = PREFIX + "inventory:nodes"  # {node: {ready, roles, allocatable...}} (JSON)
+NAMESPACE_LABELS = PREFIX + "inventory:namespaces"  # {namespace: {label: value}} (JSON)
+SNAPSHOT = PREFIX + "snapshot"  # the last compact live snapshot (JSON)
+TEMPERATURE_QUEUE = PREFIX + "temperature:queue"  # pushed readings waiting for the flush (list)
+TEMPERATURE_LATEST = PREFIX + "temperature:latest"  # {node: hottest °C} (hash)
+
+# --- tenancy (billing/) ---
+TENANT_NAMESPACES = PREFIX + "tenancy:namespaces"  # {tenant id: [namespace, ...]} (JSON)
+
+# --- the store (kubemon/timeseries/) ---
+SPOOL = PREFIX + "spool"  # batches waiting for InfluxDB (list); INFLUXDB_SPOOL_KEY overrides it
+
+# --- the read side (metrics/) and the API (api/) ---
+DAY_CACHE = PREFIX + "api:day:"  # + digest: one finished day's aggregates
+AUTH_FAILURES = PREFIX + "authfail:"  # + scope: failed-authentication counters
