@@ -4,8 +4,8 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.metrics.engine import MODES
 from billing.models import is_valid_namespace
+from metrics.engine import MODES
 
 DEFAULT_LIMIT = 100
 MAX_EXCLUDED = 1000

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from api.metrics.warm import warm
+from metrics.warm import warm
 
 
 @shared_task(name="api.tasks.warm_query_cache", ignore_result=True)

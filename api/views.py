@@ -10,9 +10,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from api.base import ApiError, KubemonAPIView, envelope, request_scope
-from api.metrics.catalogue import METRICS, get_metric
-from api.metrics.engine import Selection, aggregate_rows, raw_rows
-from api.metrics.window import Window, WindowError
 from api.serializers import (
     AggregateRowSerializer,
     EnvelopeSerializer,
@@ -21,6 +18,9 @@ from api.serializers import (
     RawRowSerializer,
     first_error,
 )
+from metrics.catalogue import METRICS, get_metric
+from metrics.engine import Selection, aggregate_rows, raw_rows
+from metrics.window import Window, WindowError
 
 EMPTY = {"code": 200, "message": "Query returns empty set"}
 

@@ -6,7 +6,7 @@ Starts a throw-away InfluxDB and fills it like the collectors and the rollup tas
 rollup points (the layout of ``kubemon/timeseries/schema.py``) for every pod and every finished
 hour of the last ``--days`` + 1 days, and raw 15 s samples for the first hour and the last two
 (older raw data is not read by these queries: the rollup covers it).
-"Cold" cases empty the day cache (api/metrics/daycache.py) before each request; "warm" ones
+"Cold" cases empty the day cache (metrics/daycache.py) before each request; "warm" ones
 repeat the same request. Then it sends requests through the whole
 Django stack in-process (URL routing, header authentication, validation, InfluxDB over HTTP on
 loopback, JSON rendering) and prints p50/p95. Authentication is timed on its own, including the
@@ -130,7 +130,7 @@ def percentiles(samples):
 def time_requests(client, headers, body, metric, count, cold=False):
     import json
 
-    from api.metrics import daycache
+    from metrics import daycache
 
     payload = json.dumps(body)
     durations = []

@@ -4,8 +4,8 @@ import re
 
 from django.test import TestCase
 
-from api.metrics.catalogue import METRICS
 from kubemon.timeseries.schema import MEASUREMENTS
+from metrics.catalogue import METRICS
 
 HEAPSTER = {
     "cpu/usage_rate", "cpu/usage", "cpu/request", "cpu/limit", "cpu/node_capacity", "cpu/node_allocatable",

@@ -4,13 +4,13 @@ from datetime import timedelta
 
 import pytest
 
-from api.metrics import daycache
-from api.metrics.catalogue import METRICS
-from api.metrics.engine import Selection, aggregate
-from api.metrics.window import Window
 from billing.access import AccessScope
 from collectors.rollup import rollup_window
 from kubemon.redis import get_redis
+from metrics import daycache
+from metrics.catalogue import METRICS
+from metrics.engine import Selection, aggregate
+from metrics.window import Window
 from tests.support.base import BaseTestCase, container_series, hourly_container_point, hours_ago, uses_store, write
 
 CPU = METRICS["cpu/usage_rate"]

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 
-from api.metrics.catalogue import METRICS
 from billing.models import ApiCredential, Tenant
+from metrics.catalogue import METRICS
 from tests.support.base import container_series, hours_ago, write
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())

@@ -1,7 +1,7 @@
 """Tenant isolation: two tenants x every endpoint x every mode: zero rows of a namespace they do not own."""
 
-from api.metrics.catalogue import METRICS
 from kubemon.timeseries import Point
+from metrics.catalogue import METRICS
 from tests.support.base import BaseTestCase, container_series, epoch, hours_ago, network_series, uses_store, write
 
 MODES = (None, "pod-by-namespace", "all-namespace", "all-pod")

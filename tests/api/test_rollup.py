@@ -4,13 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.metrics.catalogue import METRICS
-from api.metrics.engine import Selection, aggregate, plan
-from api.metrics.window import Window
 from billing.access import AccessScope
 from collectors.rollup import rollup_window
 from kubemon.timeseries import Point, get_store
 from kubemon.timeseries.schema import HOURLY_POLICY, INTEGRAL_FIELDS, RAW_POLICY
+from metrics.catalogue import METRICS
+from metrics.engine import Selection, aggregate, plan
+from metrics.window import Window
 from tests.support.base import (
     BaseTestCase,
     container_series,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.metrics.window import Window, WindowError, format_time, parse_time, to_ns
+from metrics.window import Window, WindowError, format_time, parse_time, to_ns
 
 NOW = datetime(2026, 5, 17, 10, 42, 13, tzinfo=UTC)
 
@@ -67,7 +67,7 @@ def test_times_convert_exactly():
 
 
 def test_raw_spans_are_cut_into_a_bounded_number_of_contiguous_pieces():
-    from api.metrics.engine import RAW_PIECE, _pieces
+    from metrics.engine import RAW_PIECE, _pieces
 
     begin = datetime(2026, 1, 1, tzinfo=UTC)
     for minutes, expected in ((20, 1), (70, 2), (600, 4), (10**8, 4)):

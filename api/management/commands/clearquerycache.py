@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from api.metrics import daycache
+from metrics import daycache
 
 
 class Command(BaseCommand):

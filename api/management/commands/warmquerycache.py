@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from api.metrics.catalogue import METRICS
-from api.metrics.warm import DEFAULT_METRICS, warm
 from kubemon.timeseries import TimeseriesError
+from metrics.catalogue import METRICS
+from metrics.warm import DEFAULT_METRICS, warm
 
 
 class Command(BaseCommand):

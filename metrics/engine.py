@@ -19,9 +19,6 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from api.metrics import daycache
-from api.metrics.catalogue import LEGACY_TAGS, LEVEL_TYPES
-from api.metrics.window import HOUR, Window, format_time, to_ns
 from kubemon.timeseries import get_store
 from kubemon.timeseries.hours import DAY
 from kubemon.timeseries.schema import (
@@ -32,6 +29,9 @@ from kubemon.timeseries.schema import (
     source_identifier,
     tag_identifier,
 )
+from metrics import daycache
+from metrics.catalogue import LEGACY_TAGS, LEVEL_TYPES
+from metrics.window import HOUR, Window, format_time, to_ns
 
 MODES = ("pod-by-namespace", "all-namespace", "all-pod")
 GROUP_TAGS = {

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from api.metrics.catalogue import METRICS
-from api.metrics.engine import GROUP_TAGS, Selection, aggregate
-from api.metrics.window import Window
 from billing.access import AccessScope
 from billing.models import NamespaceOwnership, Tenant
+from metrics.catalogue import METRICS
+from metrics.engine import GROUP_TAGS, Selection, aggregate
+from metrics.window import Window
 
 DEFAULT_METRICS = ("cpu/usage_rate", "cpu/usage", "cpu/request", "memory/usage", "memory/working_set",
                    "memory/request", "gpu/usage", "gpu/request")
