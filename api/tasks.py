@@ -2,10 +2,10 @@
 
 from celery import shared_task
 
-from metrics.warm import warm
+from api.warming import warm_client_queries
 
 
 @shared_task(name="api.tasks.warm_query_cache", ignore_result=True)
 def warm_query_cache():
     """Idempotent: it recomputes and re-caches the last 31 finished days."""
-    return {"queries": warm()}
+    return {"queries": warm_client_queries()}

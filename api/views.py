@@ -19,7 +19,9 @@ from api.serializers import (
     first_error,
 )
 from metrics.catalogue import METRICS, get_metric
-from metrics.engine import Selection, aggregate_rows, raw_rows
+from metrics.engine import aggregate_rows
+from metrics.raw import raw_rows
+from metrics.selection import Selection
 from metrics.window import Window, WindowError
 
 EMPTY = {"code": 200, "message": "Query returns empty set"}

@@ -24,19 +24,8 @@ says how a window is aggregated:
 
 from dataclasses import dataclass
 
-from kubemon.timeseries.schema import (
-    CONTAINER,
-    GPU,
-    INTEGRAL_FIELDS,
-    MEASUREMENTS,
-    MIB,
-    NETWORK,
-    NODE,
-    POD,
-    SUMMED_FIELDS,
-    TEMPERATURE,
-    VOLUME,
-)
+from kubemon.timeseries.schema import CONTAINER, GPU, MEASUREMENTS, MIB, NETWORK, NODE, POD, TEMPERATURE, VOLUME
+from metrics.kinds import KINDS
 
 # Heapster's "type" tag, kept on raw rows so that legacy consumers can still tell levels apart.
 LEVEL_TYPES = {CONTAINER: "pod_container", NETWORK: "pod", VOLUME: "pod", POD: "pod", NODE: "node",
@@ -80,27 +69,18 @@ class Metric:
         return MEASUREMENTS[self.measurement].tags
 
     @property
+    def strategy(self):
+        """How this metric's kind is aggregated, rolled up and shown raw (``metrics.kinds``)."""
+        return KINDS[self.kind]
+
+    @property
     def has_integral(self):
-        if self.integral_from is not None or self.kind == "rate":
-            return True
-        if self.kind == "difference":
-            integrals = INTEGRAL_FIELDS.get(self.measurement, ())
-            return self.field in integrals and self.other in integrals
-        return self.kind == "gauge" and self.field in INTEGRAL_FIELDS.get(self.measurement, ())
+        return self.strategy.has_integral(self)
 
     @property
     def rollup(self):
         """Whether whole hours can be read from the ``hourly`` rollup with identical results."""
-        integrals = INTEGRAL_FIELDS.get(self.measurement, ())
-        if self.kind == "gauge":
-            return self.field in integrals and (
-                self.integral_from is None or self.integral_from[0] in SUMMED_FIELDS.get(self.measurement, ())
-            )
-        if self.kind == "increment":
-            return self.field in SUMMED_FIELDS.get(self.measurement, ()) and "cpu_usage_nanocores" in integrals
-        if self.kind == "difference":
-            return self.field in integrals and self.other in integrals
-        return False
+        return self.strategy.rollup(self)
 
     @property
     def integral_unit(self):

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from kubemon import keys
 from kubemon.redis import get_redis
-from kubemon.timeseries.hours import DAY, ROLLUP_HORIZON
+from kubemon.timeseries.hours import ROLLUP_HORIZON
 
 log = logging.getLogger(__name__)
 
@@ -29,31 +29,12 @@ _SEP = "\x1f"
 
 
 def final_before(now):
+    """Days that ended by this moment can no longer change (the rollup has stopped rewriting them)."""
     return now - ROLLUP_HORIZON - timedelta(seconds=settings.API_ROLLUP_SETTLE_SECONDS)
 
 
 def enabled():
     return settings.API_DAY_CACHE_SECONDS > 0
-
-
-def whole_days(window, final):
-    """``(days, rest)``: day starts fully inside ``window`` and ended by ``final``, and the uncovered spans."""
-    first = window.begin.replace(hour=0, minute=0, second=0, microsecond=0)
-    if first < window.begin:
-        first += DAY
-    days = []
-    day = first
-    while day + DAY <= window.end and day + DAY <= final:
-        days.append(day)
-        day += DAY
-    if not days:
-        return [], [(window.begin, window.end)]
-    rest = []
-    if window.begin < days[0]:
-        rest.append((window.begin, days[0]))
-    if days[-1] + DAY < window.end:
-        rest.append((days[-1] + DAY, window.end))
-    return days, rest
 
 
 def _key(metric, group_tags, selection, day):

@@ -67,7 +67,8 @@ def test_times_convert_exactly():
 
 
 def test_raw_spans_are_cut_into_a_bounded_number_of_contiguous_pieces():
-    from metrics.engine import RAW_PIECE, _pieces
+    from metrics.planner import RAW_PIECE
+    from metrics.planner import cut as _pieces
 
     begin = datetime(2026, 1, 1, tzinfo=UTC)
     for minutes, expected in ((20, 1), (70, 2), (600, 4), (10**8, 4)):

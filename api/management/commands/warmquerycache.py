@@ -2,9 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from api.warming import warm_client_queries
 from kubemon.timeseries import TimeseriesError
 from metrics.catalogue import METRICS
-from metrics.warm import DEFAULT_METRICS, warm
+from metrics.warm import DEFAULT_METRICS
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         if not 1 <= days <= 400:
             raise CommandError("--days must be between 1 and 400")
         try:
-            count = warm(days=days, metric_names=names)
+            count = warm_client_queries(days=days, metric_names=names)
         except TimeseriesError as exc:
             raise CommandError(f"InfluxDB: {exc}") from None
         self.stdout.write(f"warmed {count} queries over the last {days} day(s)")

@@ -1,0 +1,213 @@
+"""One strategy per metric kind: how a window of it is aggregated, rolled up and shown raw.
+
+The catalogue (``metrics.catalogue``) names each metric's kind; everything that depends on the
+kind lives here, so the planner, the statement builder and the raw reader never test kinds
+themselves. Identifiers come from the schema whitelist; values never appear in a statement.
+
+Every aggregation statement returns the same columns (a subset of ``s, i, mx, n, sb, ib``, see
+``metrics.results.Partial``), so partial answers from raw data, the hourly rollup and the day
+cache add up the same way whatever the kind.
+"""
+
+from kubemon.timeseries.schema import (
+    HOURLY_POLICY,
+    INTEGRAL_FIELDS,
+    SUMMED_FIELDS,
+    field_identifier,
+    quote_identifier,
+)
+from metrics.results import Aggregate
+
+# The CPU rate is on every container sample and the rollup counts it: increments count samples on it.
+SAMPLE_COUNT_FIELD = "cpu_usage_nanocores"
+
+
+def _f(measurement, name):
+    return field_identifier(measurement, name)
+
+
+def _integrals(metric):
+    return INTEGRAL_FIELDS.get(metric.measurement, ())
+
+
+def _summed(metric):
+    return SUMMED_FIELDS.get(metric.measurement, ())
+
+
+class Kind:
+    """The defaults: no aggregate, no rollup, the stored value as the raw row."""
+
+    name = ""
+    # Whether a raw span may be cut into pieces read in parallel (a difference across a cut is lost).
+    splittable = True
+
+    def has_integral(self, metric):
+        return False
+
+    def rollup(self, metric):
+        """Whether whole hours can be read from the ``hourly`` rollup with identical results."""
+        return False
+
+    def statement(self, metric, policy, source, where, group):
+        raise ValueError(f"no direct aggregation for kind {self.name}")
+
+    def raw_value(self, metric):
+        """The InfluxQL expression of a raw row's value, or None when rows are derived in Python."""
+        return _f(metric.measurement, metric.field)
+
+    def finish(self, metric, part, window):
+        """The group's ``Aggregate`` in the metric's unit from the summed ``Partial``."""
+        integral = part.i * metric.scale if self.has_integral(metric) else None
+        return self._aggregate(part.s * metric.scale, integral, None, part.n, window)
+
+    @staticmethod
+    def _aggregate(total, integral, peak, samples, window):
+        mean = integral / window.seconds if integral is not None else None
+        return Aggregate(sum=total, integral=integral, max=peak, samples=samples, mean=mean)
+
+
+class ColumnKind(Kind):
+    """Kinds aggregated by plain column functions, on raw data and on the rollup alike: each
+    subclass gives ``columns(metric, hourly)``, the ``(alias, expression)`` pairs to select."""
+
+    def statement(self, metric, policy, source, where, group):
+        q = quote_identifier
+        columns = ", ".join(f"{expr} AS {q(alias)}" for alias, expr in self.columns(metric, policy == HOURLY_POLICY))
+        return f"SELECT {columns} FROM {source} WHERE {where} GROUP BY {group}"  # noqa: S608  (whitelisted identifiers; values are $params)
+
+
+class Gauge(ColumnKind):
+    """An instantaneous value (CPU rate, memory, requests): ``sum`` of the samples, ``integral``
+    the resource-time when the schema stores ``<field>_integral`` (or another field gives it)."""
+
+    name = "gauge"
+
+    def has_integral(self, metric):
+        return metric.integral_from is not None or metric.field in _integrals(metric)
+
+    def rollup(self, metric):
+        return metric.field in _integrals(metric) and (
+            metric.integral_from is None or metric.integral_from[0] in _summed(metric)
+        )
+
+    def columns(self, metric, hourly):
+        m, f = metric.measurement, metric.field
+        cols = [
+            ("s", f"sum({_f(m, f + '_sum')})" if hourly else f"sum({_f(m, f)})"),
+            ("mx", f"max({_f(m, f + '_max')})" if hourly else f"max({_f(m, f)})"),
+            ("n", f"sum({_f(m, f + '_samples')})" if hourly else f"count({_f(m, f)})"),
+        ]
+        if metric.integral_from is not None:
+            cols.append(("i", f"sum({_f(m, metric.integral_from[0])})"))
+        elif self.has_integral(metric):
+            cols.append(("i", f"sum({_f(m, f + '_integral')})"))
+        return cols
+
+    def finish(self, metric, part, window):
+        k = metric.scale
+        if metric.integral_from is not None:
+            integral = part.i * metric.integral_from[1]
+        else:
+            integral = part.i * k if self.has_integral(metric) else None
+        peak = part.mx * k if part.mx is not None else None
+        return self._aggregate(part.s * k, integral, peak, part.n, window)
+
+
+class Increment(ColumnKind):
+    """A per-sample increase (``cpu_core_seconds``): ``sum`` is the exact total of the window."""
+
+    name = "increment"
+
+    def rollup(self, metric):
+        return metric.field in _summed(metric) and SAMPLE_COUNT_FIELD in _integrals(metric)
+
+    def columns(self, metric, hourly):
+        m = metric.measurement
+        count = (f"sum({_f(m, SAMPLE_COUNT_FIELD + '_samples')})" if hourly
+                 else f"count({_f(m, SAMPLE_COUNT_FIELD)})")
+        return [("s", f"sum({_f(m, metric.field)})"), ("n", count)]
+
+
+class Difference(ColumnKind):
+    """``field - other`` of two gauges (memory cache = usage - RSS)."""
+
+    name = "difference"
+
+    def has_integral(self, metric):
+        return metric.field in _integrals(metric) and metric.other in _integrals(metric)
+
+    def rollup(self, metric):
+        return self.has_integral(metric)
+
+    def columns(self, metric, hourly):
+        m, f, o = metric.measurement, metric.field, metric.other
+        return [
+            ("s", f"sum({_f(m, f + '_sum')})" if hourly else f"sum({_f(m, f)})"),
+            ("sb", f"sum({_f(m, o + '_sum')})" if hourly else f"sum({_f(m, o)})"),
+            ("i", f"sum({_f(m, f + '_integral')})"),
+            ("ib", f"sum({_f(m, o + '_integral')})"),
+            ("n", f"sum({_f(m, f + '_samples')})" if hourly else f"count({_f(m, f)})"),
+        ]
+
+    def raw_value(self, metric):
+        return f"{_f(metric.measurement, metric.field)} - {_f(metric.measurement, metric.other)}"
+
+    def finish(self, metric, part, window):
+        k = metric.scale
+        return self._aggregate((part.s - part.sb) * k, (part.i - part.ib) * k, None, part.n, window)
+
+
+class Counter(Kind):
+    """A cumulative counter (network bytes, page faults): ``sum`` is its increase in the window."""
+
+    name = "counter"
+    splittable = False
+
+    def statement(self, metric, policy, source, where, group):
+        # Differences need each series in time order, so they are taken per series in a subquery.
+        q = quote_identifier
+        field = _f(metric.measurement, metric.field)
+        inner = f"non_negative_difference({field}) AS {q('d')}"
+        outer = f"sum({q('d')}) AS {q('s')}, count({q('d')}) AS {q('n')}"
+        return (f"SELECT {outer} FROM (SELECT {inner} FROM {source} WHERE {where} GROUP BY *) "  # noqa: S608  (as above)
+                f"GROUP BY {group}")
+
+
+class Rate(Kind):
+    """The per-second rate of a cumulative counter: ``sum`` adds the per-sample rates (the
+    legacy meaning), ``integral`` is the increase, ``max`` the highest rate."""
+
+    name = "rate"
+    splittable = False
+
+    def has_integral(self, metric):
+        return True
+
+    def statement(self, metric, policy, source, where, group):
+        q = quote_identifier
+        field = _f(metric.measurement, metric.field)
+        inner = f"non_negative_difference({field}) AS {q('d')}, non_negative_derivative({field}, 1s) AS {q('r')}"
+        outer = (f"sum({q('d')}) AS {q('i')}, sum({q('r')}) AS {q('s')}, max({q('r')}) AS {q('mx')}, "
+                 f"count({q('r')}) AS {q('n')}")
+        return (f"SELECT {outer} FROM (SELECT {inner} FROM {source} WHERE {where} GROUP BY *) "  # noqa: S608  (as above)
+                f"GROUP BY {group}")
+
+    def raw_value(self, metric):
+        return None  # InfluxQL's derivative runs backwards under ORDER BY time DESC: see metrics.raw
+
+    def finish(self, metric, part, window):
+        k = metric.scale
+        peak = part.mx * k if part.mx is not None else None
+        return self._aggregate(part.s * k, part.i * k, peak, part.n, window)
+
+
+class Ratio(Kind):
+    """``field / other`` on one node (reservation, utilisation); raw rows only."""
+
+    name = "ratio"
+
+    def raw_value(self, metric):
+        return f"{_f(metric.measurement, metric.field)} / {_f(metric.measurement, metric.other)}"
+
+
+KINDS = {kind.name: kind for kind in (Gauge(), Increment(), Difference(), Counter(), Rate(), Ratio())}

@@ -1,0 +1,100 @@
+"""Planning a window's reads: which parts come from the hourly rollup, the day cache and raw data.
+
+Every function here is pure: it takes what the reader found out (the rollup's newest hour, the
+days the cache holds) and returns what to read, so the plan can be tested without InfluxDB.
+
+A window ``[begin, end)`` is answered from:
+
+- the ``hourly`` rollup for its whole hours that have settled (ended at least
+  ``API_ROLLUP_SETTLE_SECONDS`` ago) and that the rollup has reached (``watermark``);
+- of those, whole finished UTC days from the day cache when it has them, the other days in
+  chunks of ``DAYS_PER_STATEMENT`` grouped by day (so they can be cached);
+- raw data for the ragged edges, cut into at most ``parallelism`` pieces where the kind allows it.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from kubemon.timeseries.hours import DAY
+from kubemon.timeseries.schema import HOURLY_POLICY, RAW_POLICY
+from metrics.window import Window
+
+DAYS_PER_STATEMENT = 8
+RAW_PIECE = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Read:
+    """One statement to run: a span of one retention policy; ``by_day`` rows come one per UTC day."""
+
+    policy: str
+    window: Window
+    by_day: bool = False
+
+
+def rollup_candidate(metric, window, settled_until, use_rollup=True):
+    """The whole hours of ``window`` the rollup might answer (a Window), or None: no rollup read."""
+    if not (use_rollup and metric.rollup):
+        return None
+    whole, _ = window.split(settled_until)
+    return whole
+
+
+def pieces(window, settled_until, watermark):
+    """``[(policy, window), ...]`` covering ``window`` exactly once.
+
+    ``watermark`` is the end of the newest hour the rollup holds (None: read everything raw), so
+    a stopped rollup task costs speed, not correctness.
+    """
+    if watermark is None:
+        return [(RAW_POLICY, window)]
+    whole, edges = window.split(min(settled_until, watermark))
+    if whole is None:
+        return [(RAW_POLICY, window)]
+    return [(HOURLY_POLICY, whole)] + [(RAW_POLICY, edge) for edge in edges]
+
+
+def whole_days(window, final):
+    """``(days, rest)``: day starts fully inside ``window`` and ended by ``final``, and the uncovered spans."""
+    first = window.begin.replace(hour=0, minute=0, second=0, microsecond=0)
+    if first < window.begin:
+        first += DAY
+    days = []
+    day = first
+    while day + DAY <= window.end and day + DAY <= final:
+        days.append(day)
+        day += DAY
+    if not days:
+        return [], [window]
+    rest = []
+    if window.begin < days[0]:
+        rest.append(Window(window.begin, days[0]))
+    if days[-1] + DAY < window.end:
+        rest.append(Window(days[-1] + DAY, window.end))
+    return days, rest
+
+
+def day_chunks(days):
+    """Spans of at most ``DAYS_PER_STATEMENT`` consecutive days to read, grouped by day."""
+    return [Window(days[start], days[min(start + DAYS_PER_STATEMENT, len(days)) - 1] + DAY)
+            for start in range(0, len(days), DAYS_PER_STATEMENT)]
+
+
+def cut(begin, end, size, most):
+    """``[begin, end)`` cut into at most ``most`` equal contiguous ``(begin, end)`` pieces of at least ``size``."""
+    count = max(1, min(most, int((end - begin) / size)))
+    step = (end - begin) / count
+    edges = [begin + step * i for i in range(count)] + [end]
+    return list(zip(edges, edges[1:], strict=False))
+
+
+def raw_reads(metric, spans, parallelism):
+    """Raw spans are the costly part: cut them so that InfluxDB's cores share the work.
+
+    A counter or a rate cannot be cut (a difference across the cut would be lost).
+    """
+    if not metric.strategy.splittable:
+        return [Read(RAW_POLICY, span) for span in spans]
+    most = max(1, parallelism)
+    return [Read(RAW_POLICY, Window(begin, end))
+            for span in spans for begin, end in cut(span.begin, span.end, RAW_PIECE, most)]
