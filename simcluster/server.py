@@ -58,8 +58,27 @@ def status_body(
     return orjson.dumps(doc)
 
 
-def not_found(kind: str, name: str) -> ApiError:
-    return ApiError(404, "NotFound", f'{kind} "{name}" not found', {"name": name, "kind": kind})
+# resource as a 404 names it -> (the details' kind, the API group): metrics-server names its
+# resources "nodemetrics.metrics.k8s.io" in messages and "nodes" in details
+_GROUPS = {"nodemetrics": ("nodes", "metrics.k8s.io"), "podmetrics": ("pods", "metrics.k8s.io")}
+
+
+def not_found(resource: str, name: str) -> ApiError:
+    """The API server's 404 for a named object: ``pods "x" not found``."""
+    if resource not in _GROUPS:
+        return ApiError(404, "NotFound", f'{resource} "{name}" not found', {"name": name, "kind": resource})
+    kind, group = _GROUPS[resource]
+    details = {"name": name, "group": group, "kind": kind}
+    return ApiError(404, "NotFound", f'{resource}.{group} "{name}" not found', details)
+
+
+def lookup(table: dict, key, resource: str, name: str, usable=None):
+    """``table[key]``, or the API server's 404 Status for ``name`` when it is absent or, given
+    ``usable``, not usable (a node that is not Ready has no metrics)."""
+    obj = table.get(key)
+    if obj is None or (usable is not None and not usable(obj)):
+        raise not_found(resource, name)
+    return obj
 
 
 def _resource_list(group_version: str, resources: list[tuple[str, str, bool, list[str]]]) -> bytes:
@@ -317,9 +336,7 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         with sim.lock:
             sim.sync()
-            p = sim.by_key.get((ns, name))
-            if p is None:
-                raise not_found("pods", name)
+            p = lookup(sim.by_key, (ns, name), "pods", name)
             if method == "DELETE":
                 grace = q.get("gracePeriodSeconds")
                 body = self._body()
@@ -345,28 +362,20 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         with sim.lock:
             sim.sync()
-            n = sim.nodes.get(name)
-            if n is None:
-                raise not_found("nodes", name)
-            data = n.view.data
+            data = lookup(sim.nodes, name, "nodes", name).view.data
         self._send(200, data)
 
     def _r_namespace(self, method, q, name):
         sim = self.server.sim
         with sim.lock:
-            ns = sim.namespaces.get(name)
-            if ns is None:
-                raise not_found("namespaces", name)
-            data = ns.view.data
+            data = lookup(sim.namespaces, name, "namespaces", name).view.data
         self._send(200, data)
 
     def _r_summary(self, method, q, name):
         sim = self.server.sim
         with sim.lock:
             sim.sync()
-            n = sim.nodes.get(name)
-            if n is None:
-                raise not_found("nodes", name)
+            n = lookup(sim.nodes, name, "nodes", name)
             if "proxy" in sim.forbidden:
                 raise _forbidden("get", "nodes/proxy", name)
             if not n.ready or "kubelet" in sim.failed:
@@ -416,14 +425,7 @@ class Handler(BaseHTTPRequestHandler):
             raise _metrics_down("nodes")
         with sim.lock:
             sim.sync()
-            n = sim.nodes.get(name)
-            if n is None or not n.ready:
-                raise ApiError(
-                    404,
-                    "NotFound",
-                    f'nodemetrics.metrics.k8s.io "{name}" not found',
-                    {"name": name, "group": "metrics.k8s.io", "kind": "nodes"},
-                )
+            n = lookup(sim.nodes, name, "nodemetrics", name, lambda n: n.ready)
             doc = stats.node_metrics(sim, n, fmt_time(sim.clock.now()))
         self._send(200, orjson.dumps({"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1", **doc}))
 
@@ -465,14 +467,7 @@ class Handler(BaseHTTPRequestHandler):
             raise _metrics_down("pods")
         with sim.lock:
             sim.sync()
-            p = sim.by_key.get((ns, name))
-            if p is None or not stats.has_metrics(p):
-                raise ApiError(
-                    404,
-                    "NotFound",
-                    f'podmetrics.metrics.k8s.io "{ns}/{name}" not found',
-                    {"name": f"{ns}/{name}", "group": "metrics.k8s.io", "kind": "pods"},
-                )
+            p = lookup(sim.by_key, (ns, name), "podmetrics", f"{ns}/{name}", stats.has_metrics)
             doc = stats.pod_metrics(sim, p, fmt_time(sim.clock.now()))
         self._send(200, orjson.dumps({"kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1", **doc}))
 
