@@ -52,6 +52,43 @@ def wait_for_http(url, timeout=30.0):
     return False
 
 
+def prepare_database(env):
+    """Migrate, create the InfluxDB database, the demo tenants and the demo user; returns its password."""
+    print("preparing the database...")
+    manage("migrate", "--noinput", env=env)
+    manage("setupinfluxdb", env=env)
+    password = persistent_secret("demo-password")
+    for slug, name in DEMO_TENANTS.items():
+        manage("createtenant", slug, "--name", name, env=env, check=False)
+    manage("createuser", "--username", DEMO_USER, "--email", "demo@example.org", "--tenant", DEMO_TENANT,
+           "--role", "admin", "--staff", "--password-stdin", env=env, input_text=password + "\n", check=False)
+    return password
+
+
+def start_processes(env, kubeconfig, push_token, children):
+    """The simulated cluster, Celery (worker and beat) and the web server, logging to .run/demo.log."""
+    log = open(RUN / "demo.log", "a")
+    print("starting the simulated cluster...")
+    children.append(subprocess.Popen(
+        [PYTHON, "manage.py", "simcluster", "--nodes", "8", "--pods", "120", "--gpu-nodes", "2",
+         "--jetson-nodes", "1", "--port", "0", "--kubeconfig", str(kubeconfig),
+         "--push-temperatures-to", f"http://{HOST}:{PORT}", "--token", push_token],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+    for _ in range(100):
+        if kubeconfig.exists():
+            break
+        time.sleep(0.1)
+    print("starting Celery (worker and beat)...")
+    children.append(subprocess.Popen(
+        [PYTHON, "-m", "celery", "-A", "kubemon", "worker", "--beat", "--loglevel=INFO", "--concurrency=2",
+         "--schedule", str(RUN / "celerybeat-schedule")],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+    print("starting the web server...")
+    children.append(subprocess.Popen(
+        [PYTHON, "-m", "uvicorn", "kubemon.asgi:application", "--host", HOST, "--port", str(PORT)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+
+
 def main():
     RUN.mkdir(exist_ok=True)
     influx = InfluxServer(data_dir=RUN / "demo-influxdb")
@@ -88,34 +125,8 @@ def main():
         PYTHONUNBUFFERED="1",
     )
     try:
-        print("preparing the database...")
-        manage("migrate", "--noinput", env=env)
-        manage("setupinfluxdb", env=env)
-        password = persistent_secret("demo-password")
-        for slug, name in DEMO_TENANTS.items():
-            manage("createtenant", slug, "--name", name, env=env, check=False)
-        manage("createuser", "--username", DEMO_USER, "--email", "demo@example.org", "--tenant", DEMO_TENANT,
-               "--role", "admin", "--staff", "--password-stdin", env=env, input_text=password + "\n", check=False)
-        log = open(RUN / "demo.log", "a")
-        print("starting the simulated cluster...")
-        children.append(subprocess.Popen(
-            [PYTHON, "manage.py", "simcluster", "--nodes", "8", "--pods", "120", "--gpu-nodes", "2",
-             "--jetson-nodes", "1", "--port", "0", "--kubeconfig", str(kubeconfig),
-             "--push-temperatures-to", f"http://{HOST}:{PORT}", "--token", push_token],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        for _ in range(100):
-            if kubeconfig.exists():
-                break
-            time.sleep(0.1)
-        print("starting Celery (worker and beat)...")
-        children.append(subprocess.Popen(
-            [PYTHON, "-m", "celery", "-A", "kubemon", "worker", "--beat", "--loglevel=INFO", "--concurrency=2",
-             "--schedule", str(RUN / "celerybeat-schedule")],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        print("starting the web server...")
-        children.append(subprocess.Popen(
-            [PYTHON, "-m", "uvicorn", "kubemon.asgi:application", "--host", HOST, "--port", str(PORT)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        password = prepare_database(env)
+        start_processes(env, kubeconfig, push_token, children)
         if not wait_for_http(f"http://{HOST}:{PORT}/healthz"):
             print(f"the web server did not start; see {RUN / 'demo.log'}")
             stop()
