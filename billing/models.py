@@ -159,11 +159,6 @@ class ApiCredential(models.Model):
         credential = cls.objects.create(username=username, secret_digest=secret_digest(secret), tenant=tenant)
         return credential, secret
 
-    def check_secret(self, secret):
-        """Constant-time comparison of ``secret`` with the stored digest; a revoked credential never matches."""
-        matches = hmac.compare_digest(secret_digest(secret), self.secret_digest)
-        return matches and self.is_active
-
     def revoke(self, when=None):
         if self.revoked_at is None:
             self.revoked_at = when or timezone.now()

@@ -225,9 +225,6 @@ class KubeClient:
     def pod_metrics(self):
         return self.list_all("/apis/metrics.k8s.io/v1beta1/pods")
 
-    def node_metrics(self):
-        return self.list_all("/apis/metrics.k8s.io/v1beta1/nodes")
-
 
 def _status_message(body):
     try:

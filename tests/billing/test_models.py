@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import timezone
 
+from api.authentication import HeaderCredentialAuthentication
 from billing.access import AccessScope
 from billing.models import ApiCredential, NamespaceOwnership, secret_digest
 from tests.support.base import BaseTestCase
@@ -18,15 +19,17 @@ class ApiCredentialTests(BaseTestCase):
         self.assertNotIn(secret, credential.secret_digest)
 
     def test_it_checks_the_secret(self):
-        self.assertTrue(self.alpha_credential.check_secret(self.alpha_secret))
-        self.assertFalse(self.alpha_credential.check_secret(self.beta_secret))
-        self.assertFalse(self.alpha_credential.check_secret(""))
+        # Through the API's own check (api/authentication.py), the one path that compares secrets.
+        verify = HeaderCredentialAuthentication().verify
+        self.assertEqual(verify("alpha-api", self.alpha_secret).credential, self.alpha_credential)
+        self.assertIsNone(verify("alpha-api", self.beta_secret))
+        self.assertIsNone(verify("alpha-api", ""))
 
     def test_a_revoked_credential_never_matches(self):
         self.alpha_credential.revoke()
         self.alpha_credential.refresh_from_db()
         self.assertIsNotNone(self.alpha_credential.revoked_at)
-        self.assertFalse(self.alpha_credential.check_secret(self.alpha_secret))
+        self.assertIsNone(HeaderCredentialAuthentication().verify("alpha-api", self.alpha_secret))
 
     def test_it_refuses_a_duplicate_or_malformed_username(self):
         with self.assertRaisesMessage(ValidationError, "already exists"):
