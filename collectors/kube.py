@@ -14,27 +14,13 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from collectors.kubeerrors import KubeAccessDenied, KubeError, KubeNotFound, KubeUnavailable
 from collectors.kubetypes import WatchFailed, decode_pod_list, decode_watch_event
+from collectors.podwatch import PodWatch
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
-
-
-class KubeError(Exception):
-    """The Kubernetes API could not answer the request."""
-
-
-class KubeUnavailable(KubeError):
-    """The API server is unreachable, timed out, or answered 5xx."""
-
-
-class KubeAccessDenied(KubeError):
-    """401/403: the message names the missing RBAC verb and resource."""
-
-
-class KubeNotFound(KubeError):
-    pass
 
 
 def _rbac_hint(path):
@@ -248,8 +234,6 @@ def get_pod_watch():
     ``KUBERNETES_POD_WATCH`` is off. Raises ``KubeError`` when its first list fails (the next
     call tries again)."""
     from django.conf import settings
-
-    from collectors.podwatch import PodWatch
 
     if not settings.KUBERNETES_POD_WATCH:
         return None

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 
-from collectors.kube import KubeAccessDenied, KubeError
+from collectors.kubeerrors import KubeAccessDenied, KubeError
 from collectors.podspec import index_pods, pod_info
 from collectors.quantity import QuantityError
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from collectors.kube import KubeAccessDenied, KubeError
+from collectors.kubeerrors import KubeAccessDenied, KubeError
 from collectors.podspec import ContainerSpec
 from collectors.quantity import QuantityError, cpu_nanocores, to_bytes
 from collectors.sampling import Sample

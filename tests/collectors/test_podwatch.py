@@ -5,7 +5,7 @@ import time
 import pytest
 
 from collectors import cycles
-from collectors.kube import KubeAccessDenied, KubeUnavailable
+from collectors.kubeerrors import KubeAccessDenied, KubeUnavailable
 from collectors.podspec import index_pods
 from collectors.podwatch import PodWatch
 

@@ -1,0 +1,17 @@
+"""What goes wrong when kubemon asks the Kubernetes API: raised by ``collectors.kube`` and the pod watch."""
+
+
+class KubeError(Exception):
+    """The Kubernetes API could not answer the request."""
+
+
+class KubeUnavailable(KubeError):
+    """The API server is unreachable, timed out, or answered 5xx."""
+
+
+class KubeAccessDenied(KubeError):
+    """401/403: the message names the missing RBAC verb and resource."""
+
+
+class KubeNotFound(KubeError):
+    pass
