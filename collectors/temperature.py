@@ -15,8 +15,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubemon import keys
-from kubemon.timeseries import Point, get_store
-from kubemon.timeseries.lineprotocol import to_line
+from kubemon.timeseries import Point, get_store, to_line
 from kubemon.timeseries.schema import TEMPERATURE
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """kubemon's only door to InfluxDB: line-protocol writer, InfluxQL runner, schema, spool.
 
 ``get_store()`` builds the store once from settings; tests call ``reset_store()`` after
-changing them.
+changing them. ``to_line`` is the one line of a point as the store writes it, for a caller that
+queues lines to hand to ``store.write_lines`` later (the temperature push).
 """
 
 import functools
@@ -14,6 +15,7 @@ from kubemon.timeseries.errors import (
     TimeseriesUnavailable,
     TimeseriesWriteError,
 )
+from kubemon.timeseries.lineprotocol import to_line
 from kubemon.timeseries.store import Point, TimeseriesStore, WriteReport
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "WriteReport",
     "get_store",
     "reset_store",
+    "to_line",
 ]
 
 
