@@ -11,33 +11,24 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-import orjson
 from django.conf import settings
 
 from collectors import gpu as gpu_collector
 from collectors import inventory, snapshot
-from collectors.kube import KubeError, get_kube, get_pod_watch
+from collectors.kube import get_kube, get_pod_watch
+from collectors.kubeerrors import KubeError
 from collectors.podspec import index_pods
 from collectors.rollup import rollup_recent
 from collectors.sampling import SamplingState
-from collectors.temperature import (
-    KNOWN_NODES_KEY,
-    flush_temperatures,
-    node_exporter_urls,
-    remember_latest,
-    scrape_node_exporters,
-)
+from collectors.temperature import flush_temperatures, node_exporter_urls, remember_latest, scrape_node_exporters
 from collectors.usage import collect_pod_usage
 from kubemon import keys
+from kubemon.cluster import record_nodes, record_source_time, save_cycle_report, set_health, source_now
 from kubemon.redis import get_redis, try_lock
 from kubemon.timeseries import WriteReport, get_store
 from kubemon.timeseries.schema import TEMPERATURE
 
 log = logging.getLogger(__name__)
-
-HEALTH_KEY = keys.CLUSTER_HEALTH
-SOURCE_TIME_KEY = keys.SOURCE_TIME
-CYCLE_KEY = keys.CYCLE_REPORT
 
 
 @dataclass
@@ -94,31 +85,9 @@ def _schedule(name):
     return settings.COLLECT_SCHEDULE.get(name) or 15.0
 
 
-def source_now(redis):
-    """The sources' clock: the latest kubelet sample time, moved on by the wall time since.
-
-    Inventory objects carry no sample time of their own; using the kubelet's keeps every point of
-    a simulated cluster (whose clock may run fast) on one time line.
-    """
-    raw = redis.get(SOURCE_TIME_KEY)
-    if raw:
-        sample_time, seen_at = orjson.loads(raw)
-        return int(sample_time + (time.time() - seen_at))
-    return int(time.time())
-
-
-def set_health(redis, status, detail=""):
-    redis.set(HEALTH_KEY, orjson.dumps({"status": status, "detail": detail, "time": time.time()}))
-
-
-def get_health(redis):
-    raw = redis.get(HEALTH_KEY)
-    return orjson.loads(raw) if raw else {"status": "unknown", "detail": "no inventory cycle has run yet"}
-
-
 def _finish(redis, report):
     with contextlib.suppress(Exception):
-        redis.set(CYCLE_KEY + report.name, orjson.dumps({**report.as_dict(), "time": time.time()}))
+        save_cycle_report(redis, report.name, report.as_dict())
     return report
 
 
@@ -210,7 +179,7 @@ def _usage(report, kube, store, redis, pod_watch=None):
     sampling.save(redis, stamp, name="usage")
     report.seconds["state"] = state_seconds + time.perf_counter() - started
     if result.sample_time:
-        redis.set(SOURCE_TIME_KEY, orjson.dumps([result.sample_time, time.time()]))
+        record_source_time(redis, result.sample_time)
     started = time.perf_counter()
     snapshot.publish_usage(redis, pods, result, stamp)
     report.seconds["publish"] = time.perf_counter() - started
@@ -233,12 +202,7 @@ def _inventory(report, kube, store, redis, pod_watch=None):
     _write(store, points + inventory.pod_points(pods, stamp) + temperatures, report)
     health = inventory.cluster_health(nodes)
     set_health(redis, health, "" if health == "OK" else "a control-plane node is not Ready")
-    pipe = redis.pipeline()
-    pipe.delete(KNOWN_NODES_KEY)
-    if nodes:
-        pipe.sadd(KNOWN_NODES_KEY, *nodes)
-    pipe.set(snapshot.NODES_KEY, orjson.dumps(nodes))
-    pipe.execute()
+    record_nodes(redis, nodes)
     from billing.services import sync_namespace_labels
 
     sync_namespace_labels(inventory.namespace_labels(namespaces_raw))

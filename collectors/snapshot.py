@@ -9,12 +9,12 @@ import logging
 import orjson
 
 from collectors.podstate import node_colour
-from kubemon import keys
+from collectors.temperature import latest_temperatures
+from kubemon import cluster, keys
 from kubemon.live import CLUSTER_GROUP, publish, tenant_group
 
 log = logging.getLogger(__name__)
 
-NODES_KEY = keys.INVENTORY_NODES
 SNAPSHOT_KEY = keys.SNAPSHOT
 TOP_PODS = 100
 
@@ -90,13 +90,9 @@ def tenant_namespaces():
 
 
 def publish_usage(redis, pods, usage, stamp):
-    from collectors.cycles import get_health
-    from collectors.temperature import latest_temperatures
-
     try:
-        raw_nodes = redis.get(NODES_KEY)
-        nodes = orjson.loads(raw_nodes) if raw_nodes else {}
-        snapshot = build_snapshot(pods, usage, nodes, get_health(redis), latest_temperatures(redis), stamp)
+        snapshot = build_snapshot(pods, usage, cluster.inventory_nodes(redis), cluster.get_health(redis),
+                                  latest_temperatures(redis), stamp)
         redis.set(SNAPSHOT_KEY, orjson.dumps(snapshot))
     except Exception as exc:  # noqa: BLE001  (the data is stored; a live view can wait a cycle)
         log.warning("could not build the live snapshot: %s", exc)

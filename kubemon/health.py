@@ -2,6 +2,8 @@
 
 from django.db import connection
 
+from kubemon.cluster import get_health
+
 
 def database_status():
     try:
@@ -30,7 +32,6 @@ def influxdb_status():
 
 def cluster_status():
     """The watched cluster's health as the last inventory cycle saw it (``OK``, ``KO`` or ``unknown``)."""
-    from collectors.cycles import get_health
     from kubemon.redis import get_redis
 
     try:

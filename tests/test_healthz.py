@@ -47,7 +47,7 @@ def test_it_turns_503_when_redis_is_unreachable(client):
 
 @pytest.mark.django_db
 def test_it_shows_the_cluster_health_without_turning_503(client, store):
-    from collectors.cycles import set_health
+    from kubemon.cluster import set_health
     from kubemon.redis import get_redis
 
     set_health(get_redis(), "KO", "a control-plane node is not Ready")

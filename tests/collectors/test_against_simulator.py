@@ -3,6 +3,7 @@
 import pytest
 
 from collectors import cycles
+from kubemon.cluster import get_health
 from kubemon.timeseries import TimeseriesStore, get_store
 from kubemon.timeseries.client import InfluxClient
 
@@ -145,16 +146,16 @@ def test_an_api_outage_fails_cycles_cleanly_and_recovers(make_simulator, store, 
     kube = simulator.kube()
     simulator.advance(15)
     assert cycles.run_inventory_cycle(kube=kube, store=store, redis=redis_db).ok
-    assert cycles.get_health(redis_db)["status"] == "OK"
+    assert get_health(redis_db)["status"] == "OK"
     simulator.control(action="fail", target="api")
     report = cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)
     assert not report.ok and "503" in report.error
-    assert cycles.get_health(redis_db)["status"] == "unknown"
+    assert get_health(redis_db)["status"] == "unknown"
     simulator.control(action="recover")
     simulator.advance(15)
     assert cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db).ok
     assert cycles.run_inventory_cycle(kube=kube, store=store, redis=redis_db).ok
-    assert cycles.get_health(redis_db)["status"] == "OK"
+    assert get_health(redis_db)["status"] == "OK"
 
 
 def test_a_not_ready_control_plane_turns_health_ko(make_simulator, store, redis_db):
@@ -162,7 +163,7 @@ def test_a_not_ready_control_plane_turns_health_ko(make_simulator, store, redis_
     control_plane = next(n["name"] for n in simulator.get("/sim/state")["nodes"] if n["role"] == "control-plane")
     simulator.control(action="node_not_ready", node=control_plane)
     assert cycles.run_inventory_cycle(kube=simulator.kube(), store=store, redis=redis_db).ok
-    assert cycles.get_health(redis_db)["status"] == "KO"
+    assert get_health(redis_db)["status"] == "KO"
 
 
 def test_the_inventory_scrapes_node_exporter_temperatures(make_simulator, store, redis_db):
@@ -199,3 +200,4 @@ def test_a_forbidden_list_names_the_rbac_verb_and_resource(make_simulator, store
     assert not report.ok
     assert "refused /api/v1/pods (403)" in report.error
     assert "needs the RBAC verb 'list' on 'pods'" in report.error
+

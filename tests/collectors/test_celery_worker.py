@@ -11,8 +11,8 @@ import pytest
 from django.conf import settings
 
 from collectors import tasks
-from collectors.cycles import CYCLE_KEY
 from collectors.temperature import QUEUE_KEY
+from kubemon import keys
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -52,7 +52,7 @@ def _wait_for(predicate, timeout=60):
 
 def test_a_usage_cycle_sent_through_the_broker_writes_points(worker, redis_db, store):
     tasks.collect_usage.delay()
-    raw = _wait_for(lambda: redis_db.get(CYCLE_KEY + "usage"))
+    raw = _wait_for(lambda: redis_db.get(keys.CYCLE_REPORT + "usage"))
     report = orjson.loads(raw)
     assert report["ok"] and report["points"]["kubernetes_pod_container"] > 5
     assert report["written"] == sum(report["points"].values())

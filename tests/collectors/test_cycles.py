@@ -8,7 +8,9 @@ import yaml
 from django.core.management import CommandError, call_command
 
 from collectors import cycles
-from collectors.kube import KubeClient, KubeUnavailable, _at_most_every
+from collectors.kube import KubeClient, _at_most_every
+from collectors.kubeerrors import KubeUnavailable
+from kubemon.cluster import get_health
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def test_a_cycle_against_an_unreachable_api_reports_and_marks_health_unknown(dea
     report = cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db)
     assert not report.ok
     assert "unreachable" in report.error
-    assert cycles.get_health(redis_db)["status"] == "unknown"
+    assert get_health(redis_db)["status"] == "unknown"
 
 
 @pytest.mark.django_db

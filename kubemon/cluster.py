@@ -1,0 +1,72 @@
+"""The watched cluster's state as the collectors last saw it.
+
+All of it lives in Redis under the keys of ``kubemon.keys``. It sits here, below every app, so
+that the collectors' cycles and the live snapshot share it without importing each other, and
+``/healthz`` reads the cluster's health without importing the collectors (DESIGN §1).
+"""
+
+import time
+
+import orjson
+
+from kubemon import keys
+
+# --- the sources' clock (written by the usage cycle) ---
+
+
+def source_now(redis):
+    """The sources' clock: the latest kubelet sample time, moved on by the wall time since.
+
+    Inventory objects carry no sample time of their own; using the kubelet's keeps every point of
+    a simulated cluster (whose clock may run fast) on one time line.
+    """
+    raw = redis.get(keys.SOURCE_TIME)
+    if raw:
+        sample_time, seen_at = orjson.loads(raw)
+        return int(sample_time + (time.time() - seen_at))
+    return int(time.time())
+
+
+def record_source_time(redis, sample_time):
+    """Remember the latest kubelet sample time and the wall time it was seen at."""
+    redis.set(keys.SOURCE_TIME, orjson.dumps([sample_time, time.time()]))
+
+
+# --- health (the inventory cycle; any cycle that cannot reach the API makes it unknown) ---
+
+
+def set_health(redis, status, detail=""):
+    redis.set(keys.CLUSTER_HEALTH, orjson.dumps({"status": status, "detail": detail, "time": time.time()}))
+
+
+def get_health(redis):
+    raw = redis.get(keys.CLUSTER_HEALTH)
+    return orjson.loads(raw) if raw else {"status": "unknown", "detail": "no inventory cycle has run yet"}
+
+
+# --- cycle reports ---
+
+
+def save_cycle_report(redis, name, report):
+    """Keep the last report (a dict) of the cycle ``name``, stamped with the wall time."""
+    redis.set(keys.CYCLE_REPORT + name, orjson.dumps({**report, "time": time.time()}))
+
+
+# --- what the inventory cycle listed ---
+
+
+def record_nodes(redis, nodes):
+    """Remember the nodes (``{node: details}``); their names also go to a set, which the temperature
+    push checks a node against."""
+    pipe = redis.pipeline()
+    pipe.delete(keys.KNOWN_NODES)
+    if nodes:
+        pipe.sadd(keys.KNOWN_NODES, *nodes)
+    pipe.set(keys.INVENTORY_NODES, orjson.dumps(nodes))
+    pipe.execute()
+
+
+def inventory_nodes(redis):
+    """``{node: {ready, roles, allocatable...}}`` of the last inventory, ``{}`` before the first."""
+    raw = redis.get(keys.INVENTORY_NODES)
+    return orjson.loads(raw) if raw else {}
