@@ -1,10 +1,12 @@
-"""Operations on tenancy that other apps call (the inventory collector, management commands)."""
+"""Operations on tenancy: the namespace-label sync and the ownership map published for the live view."""
 
 import logging
 
 from django.db import transaction
 
 from billing.models import NamespaceOwnership, Tenant, is_valid_namespace
+from kubemon.cluster import publish_tenant_namespaces
+from kubemon.redis import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +59,16 @@ def sync_namespace_labels(namespace_labels):
         removed = NamespaceOwnership.objects.filter(pk__in=stale).delete()[0]
     if created or updated or removed:
         log.info("namespace labels: %d ownerships created, %d moved, %d removed", created, updated, removed)
+
+
+def ownership_map():
+    """``{tenant_id: [namespace, ...]}`` of every ownership, however it came about."""
+    owned = {}
+    for tenant_id, namespace in NamespaceOwnership.objects.values_list("tenant_id", "namespace"):
+        owned.setdefault(tenant_id, []).append(namespace)
+    return owned
+
+
+def publish_ownership(redis=None):
+    """Publish the ownership map to Redis, where the live snapshot reads it (``kubemon.cluster``)."""
+    publish_tenant_namespaces(redis or get_redis(), ownership_map())

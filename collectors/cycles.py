@@ -23,7 +23,7 @@ from collectors.sampling import SamplingState
 from collectors.temperature import flush_temperatures, node_exporter_urls, remember_latest, scrape_node_exporters
 from collectors.usage import collect_pod_usage
 from kubemon import keys
-from kubemon.cluster import record_nodes, record_source_time, save_cycle_report, set_health, source_now
+from kubemon.cluster import record_inventory, record_source_time, save_cycle_report, set_health, source_now
 from kubemon.redis import get_redis, try_lock
 from kubemon.timeseries import WriteReport, get_store
 from kubemon.timeseries.schema import TEMPERATURE
@@ -202,10 +202,8 @@ def _inventory(report, kube, store, redis, pod_watch=None):
     _write(store, points + inventory.pod_points(pods, stamp) + temperatures, report)
     health = inventory.cluster_health(nodes)
     set_health(redis, health, "" if health == "OK" else "a control-plane node is not Ready")
-    record_nodes(redis, nodes)
-    from billing.services import sync_namespace_labels
-
-    sync_namespace_labels(inventory.namespace_labels(namespaces_raw))
+    # Billing's assign_namespaces task turns the labels into tenant ownership (kubemon/cluster.py).
+    record_inventory(redis, nodes, inventory.namespace_labels(namespaces_raw))
 
 
 def _gpu(report, kube, store, redis, pod_watch=None):

@@ -1,7 +1,8 @@
 """The compact live snapshot published after each usage cycle (DESIGN §7).
 
 The ``cluster`` group gets everything; each tenant's group gets only its own namespaces and
-pods (consumers re-check access before sending, this is the first of two filters).
+pods (consumers re-check access before sending, this is the first of two filters). Which
+namespaces a tenant owns comes from the map billing publishes in Redis (``kubemon.cluster``).
 """
 
 import logging
@@ -79,16 +80,6 @@ def tenant_view(snapshot, namespaces):
     }
 
 
-def tenant_namespaces():
-    """``{tenant_id: [namespace, ...]}`` from billing's ownership table."""
-    from billing.models import NamespaceOwnership
-
-    owned = {}
-    for tenant_id, namespace in NamespaceOwnership.objects.values_list("tenant_id", "namespace"):
-        owned.setdefault(tenant_id, []).append(namespace)
-    return owned
-
-
 def publish_usage(redis, pods, usage, stamp):
     try:
         snapshot = build_snapshot(pods, usage, cluster.inventory_nodes(redis), cluster.get_health(redis),
@@ -99,7 +90,7 @@ def publish_usage(redis, pods, usage, stamp):
         return None
     publish(CLUSTER_GROUP, "snapshot", snapshot)
     try:
-        owned = tenant_namespaces()
+        owned = cluster.tenant_namespaces(redis)
     except Exception as exc:  # noqa: BLE001
         log.warning("could not read namespace ownership for tenant snapshots: %s", exc)
         owned = {}

@@ -1,8 +1,11 @@
-"""The watched cluster's state as the collectors last saw it.
+"""The watched cluster's state as the collectors last saw it, and who owns its namespaces.
 
 All of it lives in Redis under the keys of ``kubemon.keys``. It sits here, below every app, so
-that the collectors' cycles and the live snapshot share it without importing each other, and
-``/healthz`` reads the cluster's health without importing the collectors (DESIGN §1).
+that the collectors' cycles and the live snapshot share it without importing each other,
+``/healthz`` reads the cluster's health without importing the collectors, and the collectors and
+billing hand each other namespace labels and ownership without importing each other (DESIGN §1):
+the inventory cycle records the labels, billing's ``assign_namespaces`` task turns them into
+ownership rows and publishes the ownership map, the live snapshot reads that map.
 """
 
 import time
@@ -55,14 +58,17 @@ def save_cycle_report(redis, name, report):
 # --- what the inventory cycle listed ---
 
 
-def record_nodes(redis, nodes):
-    """Remember the nodes (``{node: details}``); their names also go to a set, which the temperature
-    push checks a node against."""
+def record_inventory(redis, nodes, namespace_labels):
+    """Remember the nodes (``{node: details}``) and the namespaces' labels (``{namespace: {label: value}}``).
+
+    The node names also go to a set, which the temperature push checks a node against.
+    """
     pipe = redis.pipeline()
     pipe.delete(keys.KNOWN_NODES)
     if nodes:
         pipe.sadd(keys.KNOWN_NODES, *nodes)
     pipe.set(keys.INVENTORY_NODES, orjson.dumps(nodes))
+    pipe.set(keys.NAMESPACE_LABELS, orjson.dumps(namespace_labels))
     pipe.execute()
 
 
@@ -70,3 +76,23 @@ def inventory_nodes(redis):
     """``{node: {ready, roles, allocatable...}}`` of the last inventory, ``{}`` before the first."""
     raw = redis.get(keys.INVENTORY_NODES)
     return orjson.loads(raw) if raw else {}
+
+
+def namespace_labels(redis):
+    """``{namespace: {label: value}}`` of the last inventory; None before the first (not "no namespaces")."""
+    raw = redis.get(keys.NAMESPACE_LABELS)
+    return orjson.loads(raw) if raw is not None else None
+
+
+# --- ownership (published by billing) ---
+
+
+def publish_tenant_namespaces(redis, owned):
+    """Store the ownership map ``{tenant_id: [namespace, ...]}`` for readers that may not import billing."""
+    redis.set(keys.TENANT_NAMESPACES, orjson.dumps({str(tenant): sorted(names) for tenant, names in owned.items()}))
+
+
+def tenant_namespaces(redis):
+    """``{tenant_id: [namespace, ...]}`` as billing last published it; ``{}`` before it did."""
+    raw = redis.get(keys.TENANT_NAMESPACES)
+    return {int(tenant): names for tenant, names in orjson.loads(raw).items()} if raw else {}

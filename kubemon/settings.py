@@ -148,16 +148,24 @@ COLLECT_TASKS = {
     "temperature": "collectors.tasks.flush_temperatures",
     "spool": "collectors.tasks.replay_spool",
 }
-# `expires` just under the interval: a task that waited a whole period in the queue is stale.
+# Tasks of other apps that act on what the inventory cycle records in Redis (kubemon/cluster.py):
+# billing gives labelled namespaces to their tenants. Beat runs them as often as the inventory;
+# `manage.py collect --once` runs them, by name, right after its inventory cycle.
+INVENTORY_FOLLOW_UP_TASKS = {"assign-namespaces": "billing.tasks.assign_namespaces"}
+
+
+def _every(task, seconds):
+    # `expires` just under the interval: a task that waited a whole period in the queue is stale.
+    return {"task": task, "schedule": timedelta(seconds=seconds), "options": {"expires": max(seconds * 0.9, 1.0)}}
+
+
 CELERY_BEAT_SCHEDULE = {
-    f"collect-{name}": {
-        "task": COLLECT_TASKS[name],
-        "schedule": timedelta(seconds=seconds),
-        "options": {"expires": max(seconds * 0.9, 1.0)},
-    }
-    for name, seconds in COLLECT_SCHEDULE.items()
-    if seconds > 0
+    f"collect-{name}": _every(COLLECT_TASKS[name], seconds) for name, seconds in COLLECT_SCHEDULE.items() if seconds > 0
 }
+if COLLECT_SCHEDULE["inventory"] > 0:
+    CELERY_BEAT_SCHEDULE.update(
+        {name: _every(task, COLLECT_SCHEDULE["inventory"]) for name, task in INVENTORY_FOLLOW_UP_TASKS.items()}
+    )
 # The day cache of month-long queries is warmed once a day, after the previous day's rollup became
 # final (3 h after midnight UTC, docs/api.md); "HH:MM" in UTC, empty to switch it off.
 WARM_QUERY_CACHE_AT = env_str("WARM_QUERY_CACHE_AT", "03:40")

@@ -23,6 +23,13 @@ def test_collection_entries_expire_just_under_their_interval():
         assert 0 < entry["options"]["expires"] < entry["schedule"].total_seconds()
 
 
+def test_namespace_assignment_runs_as_often_as_the_inventory():
+    entry = settings.CELERY_BEAT_SCHEDULE["assign-namespaces"]
+    assert entry["task"] == "billing.tasks.assign_namespaces"
+    assert entry["schedule"] == settings.CELERY_BEAT_SCHEDULE["collect-inventory"]["schedule"]
+    assert 0 < entry["options"]["expires"] < entry["schedule"].total_seconds()
+
+
 def test_a_malformed_setting_is_a_message_not_a_traceback():
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,

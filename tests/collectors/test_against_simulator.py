@@ -201,3 +201,25 @@ def test_a_forbidden_list_names_the_rbac_verb_and_resource(make_simulator, store
     assert "refused /api/v1/pods (403)" in report.error
     assert "needs the RBAC verb 'list' on 'pods'" in report.error
 
+
+def test_collect_once_gives_labelled_namespaces_to_their_tenants(make_simulator, store, redis_db, settings):
+    """``manage.py collect --once`` does the whole job, billing's namespace assignment included."""
+    from django.core.management import call_command
+
+    from billing.models import NamespaceOwnership, Tenant
+    from collectors.kube import reset_kube
+
+    physics = Tenant.objects.create(name="Physics", slug="physics")
+    simulator = make_simulator(**SCENARIO)
+    simulator.advance(15)
+    settings.KUBECONFIG = simulator.kubeconfig
+    reset_kube()
+    try:
+        call_command("collect", "--once", "--only", "inventory")
+    finally:
+        reset_kube()
+    labelled = {ns["metadata"]["name"] for ns in simulator.kube().list_namespaces()
+                if ns["metadata"]["labels"].get("kubemon.io/tenant") == "physics"}
+    assert labelled
+    owned = NamespaceOwnership.objects.filter(tenant=physics, source=NamespaceOwnership.Source.LABEL)
+    assert set(owned.values_list("namespace", flat=True)) == labelled

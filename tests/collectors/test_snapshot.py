@@ -5,9 +5,10 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from collectors.podspec import ContainerSpec, PodInfo
-from collectors.snapshot import build_snapshot, tenant_view
+from collectors.snapshot import build_snapshot, publish_usage, tenant_view
 from collectors.usage import UsageResult
-from kubemon.live import CLUSTER_GROUP, publish
+from kubemon.cluster import publish_tenant_namespaces, record_inventory
+from kubemon.live import CLUSTER_GROUP, publish, tenant_group
 
 
 def _pod(ns, name, node, state, gpus=0.0):
@@ -15,7 +16,7 @@ def _pod(ns, name, node, state, gpus=0.0):
                    {"c": ContainerSpec(requests_gpu=gpus)})
 
 
-def _snapshot():
+def _inputs():
     pods = {("team-a", "a1"): _pod("team-a", "a1", "n1", "running", gpus=1.0),
             ("team-b", "b1"): _pod("team-b", "b1", "n2", "failed"),
             ("team-b", "b2"): _pod("team-b", "b2", "n1", "pending")}
@@ -25,6 +26,11 @@ def _snapshot():
     usage.node_usage = {"n1": {"cpu_nanocores": 1e9, "memory_bytes": 4e9}}
     nodes = {"n1": {"ready": True, "roles": ["worker"], "allocatable_millicpu": 4000.0, "allocatable_memory": 8e9},
              "n2": {"ready": False, "roles": ["worker"], "allocatable_millicpu": 4000.0, "allocatable_memory": 8e9}}
+    return pods, usage, nodes
+
+
+def _snapshot():
+    pods, usage, nodes = _inputs()
     return build_snapshot(pods, usage, nodes, {"status": "OK"}, {"n1": 51.5}, 1000)
 
 
@@ -58,3 +64,20 @@ def test_publish_reaches_a_subscriber_through_the_redis_channel_layer(redis_db):
     finally:
         async_to_sync(layer.group_discard)(CLUSTER_GROUP, channel)
     assert message == {"type": "live.message", "kind": "snapshot", "data": {"time": 1, "pods": []}}
+
+
+def test_a_tenant_group_gets_its_view_from_the_published_ownership_map(redis_db):
+    # No database access: the ownership comes from the map billing publishes in Redis.
+    pods, usage, nodes = _inputs()
+    record_inventory(redis_db, nodes, {})
+    publish_tenant_namespaces(redis_db, {7: ["team-b"]})
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(tenant_group(7), channel)
+    try:
+        assert publish_usage(redis_db, pods, usage, 1000)["pod_count"] == 3
+        message = async_to_sync(layer.receive)(channel)
+    finally:
+        async_to_sync(layer.group_discard)(tenant_group(7), channel)
+    assert {p["pod"] for p in message["data"]["pods"]} == {"b1", "b2"}
+    assert set(message["data"]["namespaces"]) == {"team-b"}
