@@ -13,8 +13,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from collectors.temperature import TemperatureError, is_known_node, record_push, validate
 from kubemon.redis import get_async_redis
+from kubemon.temperatures import TemperatureError, is_known_node, record_push, validate
 
 MAX_QUERY_LENGTH = 1024
 

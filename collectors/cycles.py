@@ -20,11 +20,12 @@ from collectors.kubeerrors import KubeError
 from collectors.podspec import index_pods
 from collectors.rollup import rollup_recent
 from collectors.sampling import SamplingState
-from collectors.temperature import flush_temperatures, node_exporter_urls, remember_latest, scrape_node_exporters
+from collectors.temperature import flush_temperatures, node_exporter_urls, scrape_node_exporters
 from collectors.usage import collect_pod_usage
 from kubemon import keys
 from kubemon.cluster import record_inventory, record_source_time, save_cycle_report, set_health, source_now
 from kubemon.redis import get_redis, try_lock
+from kubemon.temperatures import remember_latest
 from kubemon.timeseries import WriteReport, get_store
 from kubemon.timeseries.schema import TEMPERATURE
 

@@ -10,9 +10,9 @@ import logging
 import orjson
 
 from collectors.podstate import node_colour
-from collectors.temperature import latest_temperatures
 from kubemon import cluster, keys
 from kubemon.live import CLUSTER_GROUP, publish, tenant_group
+from kubemon.temperatures import latest_temperatures
 
 log = logging.getLogger(__name__)
 

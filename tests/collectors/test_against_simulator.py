@@ -167,7 +167,7 @@ def test_a_not_ready_control_plane_turns_health_ko(make_simulator, store, redis_
 
 
 def test_the_inventory_scrapes_node_exporter_temperatures(make_simulator, store, redis_db):
-    from collectors.temperature import latest_temperatures
+    from kubemon.temperatures import latest_temperatures
 
     simulator = make_simulator(**SCENARIO)
     simulator.advance(15)
