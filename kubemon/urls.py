@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 
-from api.views import MetricQueryAliasView
 from kubemon import views
 
 urlpatterns = [
@@ -11,8 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("k8s/collect/", include("api.temperature_urls")),
     path("api/", include("api.urls")),
-    # Without the slash the legacy server redirected, and the POST lost its body: answer here.
-    path("api", MetricQueryAliasView.as_view()),
+    path("api", include("api.alias_urls")),
     path("", include("web.urls")),
 ]
 
