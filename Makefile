@@ -19,6 +19,8 @@ services: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	@# The layout's import rules: the contracts in pyproject.toml (docs/architecture.md)
+	$(VENV)/bin/lint-imports --no-cache
 
 test: services lint
 	@set -a; source .run/env; set +a; \
