@@ -117,6 +117,9 @@ INFLUXDB_VERIFY_TLS = env_bool("INFLUXDB_VERIFY_TLS", True)
 # gzip costs more than it saves on loopback (docs/benchmarks.md): on for remote servers only.
 INFLUXDB_GZIP = env_bool("INFLUXDB_GZIP", False)
 INFLUXDB_BATCH_LINES = env_int("INFLUXDB_BATCH_LINES", 5000)
+# Create the database and its retention policies at worker start and on a write that finds
+# them missing, as Telegraf does (its skip_database_creation is this set to false).
+INFLUXDB_CREATE_DATABASE = env_bool("INFLUXDB_CREATE_DATABASE", True)
 INFLUXDB_RAW_RETENTION = env_str("INFLUXDB_RAW_RETENTION", "30d")
 INFLUXDB_HOURLY_RETENTION = env_str("INFLUXDB_HOURLY_RETENTION", "400d")
 # Where writes go while InfluxDB is unreachable: "redis" (a Redis list) or a directory path.

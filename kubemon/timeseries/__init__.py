@@ -10,6 +10,7 @@ import functools
 from kubemon.timeseries.errors import (
     IdentifierNotAllowed,
     TimeseriesAuthError,
+    TimeseriesDatabaseMissing,
     TimeseriesError,
     TimeseriesQueryError,
     TimeseriesUnavailable,
@@ -22,6 +23,7 @@ __all__ = [
     "IdentifierNotAllowed",
     "Point",
     "TimeseriesAuthError",
+    "TimeseriesDatabaseMissing",
     "TimeseriesError",
     "TimeseriesQueryError",
     "TimeseriesStore",
@@ -58,7 +60,9 @@ def get_store():
         spool = None
     else:
         spool = FileSpool(settings.INFLUXDB_SPOOL)
-    return TimeseriesStore(client, spool=spool, batch_lines=settings.INFLUXDB_BATCH_LINES)
+    return TimeseriesStore(client, spool=spool, batch_lines=settings.INFLUXDB_BATCH_LINES,
+                           create_database=settings.INFLUXDB_CREATE_DATABASE,
+                           retention=(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION))
 
 
 def reset_store():

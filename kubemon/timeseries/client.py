@@ -12,6 +12,7 @@ import requests
 
 from kubemon.timeseries.errors import (
     TimeseriesAuthError,
+    TimeseriesDatabaseMissing,
     TimeseriesQueryError,
     TimeseriesUnavailable,
     TimeseriesWriteError,
@@ -100,7 +101,9 @@ class InfluxClient:
             return
         text = _server_text(response)
         if response.status_code == 404 and "database not found" in text:
-            raise TimeseriesWriteError(f"InfluxDB has no database {self.database!r}: {text}")
+            raise TimeseriesDatabaseMissing(f"InfluxDB has no database {self.database!r}: {text}")
+        if "retention policy not found" in text:
+            raise TimeseriesDatabaseMissing(f"InfluxDB database {self.database!r} lacks a retention policy: {text}")
         raise TimeseriesWriteError(f"InfluxDB rejected the write ({response.status_code}): {text}")
 
     def query(self, statement, params=None, database=None, epoch=None, method="GET"):

@@ -21,5 +21,9 @@ class TimeseriesWriteError(TimeseriesError):
     """InfluxDB rejected written data (bad line, field type conflict, beyond retention...)."""
 
 
+class TimeseriesDatabaseMissing(TimeseriesWriteError):
+    """The database (or a retention policy) written to does not exist yet."""
+
+
 class IdentifierNotAllowed(TimeseriesError, ValueError):
     """A measurement, field, tag or retention policy name that is not in the schema whitelist."""

@@ -9,7 +9,7 @@ from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from kubemon.timeseries.errors import TimeseriesUnavailable, TimeseriesWriteError
+from kubemon.timeseries.errors import TimeseriesDatabaseMissing, TimeseriesUnavailable, TimeseriesWriteError
 from kubemon.timeseries.lineprotocol import LineProtocolError, to_line
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,13 @@ def _query_pool(workers):
 
 class TimeseriesStore:
     def __init__(self, client, spool=None, batch_lines=5000, retries=2, backoff=0.2, replay_budget=5.0,
-                 max_series=1_000_000, max_values_per_tag=100_000):
+                 max_series=1_000_000, max_values_per_tag=100_000, create_database=True,
+                 retention=("30d", "400d")):
         self.client = client
+        # Like Telegraf (unless skip_database_creation): a write to a fresh InfluxDB creates the
+        # database and the raw/hourly policies instead of losing the points.
+        self.create_database = create_database
+        self.retention = retention
         self.max_series = max_series
         self.max_values_per_tag = max_values_per_tag
         self.spool = spool
@@ -111,9 +116,17 @@ class TimeseriesStore:
 
     def _write_with_retry(self, body, precision, policy):
         attempt = 0
+        created = False
         while True:
             try:
                 return self.client.write_body(body, precision=precision, policy=policy)
+            except TimeseriesDatabaseMissing:
+                if not self.create_database or created:
+                    raise
+                self.ensure_database(*self.retention)
+                log.warning("created the InfluxDB database %r and its retention policies on first write",
+                            self.client.database)
+                created = True
             except TimeseriesUnavailable:
                 attempt += 1
                 if attempt > self.retries:
@@ -140,7 +153,7 @@ class TimeseriesStore:
                     break
                 policy, precision, body = entry
                 try:
-                    self.client.write_body(body, precision=precision, policy=policy)
+                    self._write_with_retry(body, precision, policy)
                 except TimeseriesUnavailable as exc:
                     log.info("spool replay paused, InfluxDB still unavailable: %s", exc)
                     break
