@@ -1,5 +1,7 @@
 """Request validation and the documented response shapes of the metric API."""
 
+import re
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,21 +13,33 @@ DEFAULT_LIMIT = 100
 MAX_EXCLUDED = 1000
 
 
-@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^ *[0-9]+ *$"}],
+# A string of ASCII digits, with spaces around it at most. ``str.isdigit`` and ``int()`` accept far
+# more ("²", "٣", "1_000", "+5", "\u00a012"), which is how "²" once became a 500.
+LIMIT_PATTERN = re.compile(r" *([0-9]{1,40}) *", re.ASCII)
+
+
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1},
+                                {"type": "string", "pattern": "^ *[0-9]{1,40} *$"}],
                       "default": DEFAULT_LIMIT})
 class LimitField(serializers.Field):
-    """The legacy clients send ``"limit": "100"`` (a string); integers are accepted too."""
+    """The legacy clients send ``"limit": "100"`` (a string); integers are accepted too.
 
-    default_error_messages = {"invalid": "must be a positive integer or a string of digits"}
+    Accepted: a JSON integer ≥ 1 (a JSON number with an integral value counts, as the JSON parser
+    reads integers beyond 64 bits as floats), or a string of 1 to 40 ASCII digits 0-9 with optional
+    spaces around it, whose value is ≥ 1. Nothing else: no sign, no other Unicode digits, no
+    underscores, no decimal point, no exponent.
+    """
+
+    default_error_messages = {"invalid": "must be a positive integer or a string of ASCII digits 0-9, such as \"100\""}
 
     def to_internal_value(self, data):
         if isinstance(data, bool):
             self.fail("invalid")
         if isinstance(data, str):
-            text = data.strip()
-            if not text or not text.lstrip("-").isdigit() or len(text) > 40:
+            match = LIMIT_PATTERN.fullmatch(data)
+            if match is None:
                 self.fail("invalid")
-            data = int(text)
+            data = int(match.group(1))
         if isinstance(data, float) and data.is_integer():
             # The JSON parser reads integers beyond 64 bits as floats.
             data = int(data)
@@ -62,8 +76,9 @@ class MetricQuerySerializer(serializers.Serializer):
     namespace = NamespaceField(required=False, default="default",
                                help_text="The namespace of raw and pod-by-namespace queries (default `default`).")
     limit = LimitField(required=False, default=DEFAULT_LIMIT,
-                       help_text="Raw rows to return, newest first (string or integer; default 100, capped at "
-                                 "API_MAX_LIMIT). Ignored by the agg modes, which return every group.")
+                       help_text="Raw rows to return, newest first: an integer, or a string of ASCII digits "
+                                 "(default 100, capped at API_MAX_LIMIT). Ignored by the agg modes, which return "
+                                 "every group.")
     agg = serializers.ChoiceField(choices=MODES, required=False, allow_null=True, allow_blank=True,
                                   help_text="Aggregation mode; absent, null or empty for raw rows.")
     timeBeginInterval = serializers.CharField(  # noqa: N815  (the legacy field name)

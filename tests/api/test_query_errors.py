@@ -33,6 +33,11 @@ class BadInputTests(BaseTestCase):
         for limit in (-1, 0, "-5", "ten", 1.5, True, "", [], {"a": 1}, "1e3"):
             self.assert_400({"namespace": "alpha-dev", "limit": limit}, field="limit:")
 
+    def test_it_refuses_a_limit_of_unicode_digits_or_doubled_signs_with_a_400_naming_limit(self):
+        for limit in ("²", "--5", "+5", "-0", "٣", "１２", "5\n", "\u00a012", "1_000", "0x10", "12.0", "0"):
+            message = self.assert_400({"namespace": "alpha-dev", "limit": limit}, field="limit:")
+            self.assertIn("ASCII digits", message)
+
     def test_a_huge_limit_is_capped(self):
         response = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev", "limit": 10**30})
         self.assertEqual(response.status_code, 200)
