@@ -3,6 +3,15 @@
 A window is ``[begin, end)``: the begin is included and the end excluded, so consecutive
 windows (days, months) neither overlap nor leave a gap. The legacy API excluded both ends,
 which silently dropped the sample at the exact begin.
+
+RFC 3339 times may carry up to 9 fractional digits; Python keeps 6, so the nanoseconds are
+truncated: both ends are floored to their microsecond. Flooring a begin and an end alike keeps
+the partition: two windows that share a boundary text share the floored boundary, so every
+sample is in exactly one of them. (Rounding the begin down and the end up would make them
+overlap by up to a microsecond.) A sample at the exact boundary is in the later window, as
+``[begin, end)`` says; only a sample strictly inside the boundary's microsecond, before the
+boundary, moves to the later window too. The collectors stamp points to the second, so that
+never happens to their samples.
 """
 
 import re
@@ -43,11 +52,9 @@ def parse_time(value, field):
             day, clock, fraction, zone = match.groups()
             moment = datetime.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M:%S")
             if fraction:
-                # Python keeps microseconds; finer digits would be lost, so they are refused plainly.
-                digits = fraction[1:]
-                if len(digits) > 6 and set(digits[6:]) != {"0"}:
-                    raise WindowError(field, "finer than microseconds is not supported")
-                moment = moment.replace(microsecond=int(digits[:6].ljust(6, "0")))
+                # Python keeps microseconds: digits 7 to 9 are dropped, which floors the time to its
+                # microsecond (the same way for a begin and an end, see the module docstring).
+                moment = moment.replace(microsecond=int(fraction[1:7].ljust(6, "0")))
             if zone and zone not in ("Z", "z"):
                 sign = 1 if zone[0] == "+" else -1
                 hours, minutes = int(zone[1:3]), int(zone[4:6])

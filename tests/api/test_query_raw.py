@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from kubemon.timeseries import Point
+from kubemon.timeseries import Point, get_store
 from tests.support.base import BaseTestCase, container_series, epoch, hours_ago, network_series, uses_store, write
 
 
@@ -51,6 +51,28 @@ class RawRowTests(BaseTestCase):
                 "timeEndInterval": (begin + timedelta(seconds=30)).isoformat()}
         rows = self.post_metric("cpu/usage_rate", body).json()
         self.assertEqual([r["value"] for r in rows], [102.0, 101.0])
+
+    def test_windows_with_nanosecond_boundaries_are_accepted_and_share_their_samples_exactly_once(self):
+        # Samples in nanoseconds around one boundary: 1 µs before it, at it, and 1 ns after it.
+        boundary = epoch(self.start + timedelta(hours=1, minutes=30)) * 10**9 + 123_456_789
+        stamps = [boundary - 1_000, boundary, boundary + 1]
+        tags = {"namespace": "alpha-dev", "pod_name": "ns-1", "container_name": "app", "node_name": "node-1"}
+        report = get_store().write([Point("kubernetes_pod_container", tags, {"cpu_usage_nanocores": float(i) * 1e6},
+                                          stamp) for i, stamp in enumerate(stamps)], precision="ns")
+        self.assertEqual(report.written, 3)
+        text = (self.start + timedelta(hours=1, minutes=30)).strftime("%Y-%m-%dT%H:%M:%S") + ".123456789Z"
+        before = self.start + timedelta(hours=1, minutes=29)
+        after = self.start + timedelta(hours=1, minutes=31)
+        earlier = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev", "limit": 100,
+                                                      "timeBeginInterval": before.isoformat(), "timeEndInterval": text})
+        later = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev", "limit": 100,
+                                                    "timeBeginInterval": text, "timeEndInterval": after.isoformat()})
+        self.assertEqual((earlier.status_code, later.status_code), (200, 200), (earlier.content, later.content))
+        earlier_ns = [r["value"] for r in earlier.json() if r["pod_name"] == "ns-1"]
+        later_ns = [r["value"] for r in later.json() if r["pod_name"] == "ns-1"]
+        # The sample at the exact boundary starts the later window, as [begin, end) says.
+        self.assertEqual(earlier_ns, [0.0])
+        self.assertEqual(later_ns, [2.0, 1.0])
 
 
 @uses_store

@@ -31,6 +31,21 @@ def test_it_refuses_anything_else_naming_the_field(text):
     assert info.value.field == "timeEndInterval"
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-01-01T00:00:00.123456789Z", datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)),
+    ("2026-01-01T00:00:00.999999999Z", datetime(2026, 1, 1, 0, 0, 0, 999999, tzinfo=UTC)),
+    ("2026-01-01T02:00:00.0000001+02:00", datetime(2026, 1, 1, 0, 0, 0, 0, tzinfo=UTC)),
+    ("1969-12-31T23:59:59.999999999Z", datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+])
+def test_it_accepts_nanoseconds_and_truncates_them_to_the_microsecond(text, expected):
+    assert parse_time(text, "timeBeginInterval") == expected
+
+
+def test_a_begin_and_an_end_in_the_same_microsecond_are_refused_as_an_empty_window():
+    with pytest.raises(WindowError, match="before timeEndInterval"):
+        Window.from_body("2026-01-01T00:00:00.123456100Z", "2026-01-01T00:00:00.123456900Z", now=NOW)
+
+
 def test_the_defaults_are_the_last_60_minutes():
     assert Window.from_body(None, None, now=NOW) == Window(NOW - timedelta(hours=1), NOW)
     assert Window.from_body("2026-05-17", None, now=NOW).end == NOW
