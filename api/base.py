@@ -9,13 +9,12 @@ import logging
 from django.conf import settings
 from django.http import Http404
 from rest_framework import exceptions, status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from api.authentication import NOT_AUTHORIZED, ApiClient, HeaderCredentialAuthentication
+from api.authentication import NOT_AUTHORIZED, ApiClient, HeaderCredentialAuthentication, WebSessionAuthentication
 from billing.access import AccessScope
 from kubemon.timeseries import TimeseriesError, TimeseriesQueryError
 
@@ -78,7 +77,7 @@ class LegacyMethodNotAllowed(exceptions.APIException):
 class KubemonAPIView(APIView):
     # Headers first: their class's WWW-Authenticate value is what makes a refusal a 401. A web
     # session works too, so the dashboards can call the API with the user's own scope.
-    authentication_classes = [HeaderCredentialAuthentication, SessionAuthentication]
+    authentication_classes = [HeaderCredentialAuthentication, WebSessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
 

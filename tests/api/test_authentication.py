@@ -3,12 +3,15 @@
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
+from django.utils.crypto import get_random_string
+from rest_framework.test import APIClient
 
 from api.authentication import HeaderCredentialAuthentication
 from billing.models import ApiCredential
-from tests.support.base import BaseTestCase, uses_store
+from tests.support.base import BaseTestCase, container_series, hours_ago, uses_store, write
 
 NOT_AUTHORIZED = {"code": 401, "message": "You are not authorized"}
 NOT_RECOGNIZED = {"code": 401, "message": "Username and password is not recognized"}
@@ -91,6 +94,60 @@ class AuthenticationTests(BaseTestCase):
         self.assertEqual(allowed.status_code, 200)
         refused = self.client.post("/api/cpu/usage_rate", {"namespace": "alpha-dev"}, format="json")
         self.assertEqual(refused.status_code, 404)
+
+
+BODY = '{"namespace": "beta-web", "limit": "5"}'
+# What clients send with -d '{...}': curl's default, a plain text body, none at all, and JSON.
+CONTENT_TYPES = ("application/x-www-form-urlencoded", "text/plain", "text/plain; charset=utf-8", "",
+                 "application/json")
+
+
+@uses_store
+class SessionBodyTests(BaseTestCase):
+    """A logged-in web user's POST reads the same bodies as a header client's, with CSRF enforced."""
+
+    def setUp(self):
+        super().setUp()
+        self.client = APIClient(enforce_csrf_checks=True)
+        self.client.force_login(self.bob)
+        self.token = get_random_string(32)
+        self.client.cookies[settings.CSRF_COOKIE_NAME] = self.token
+        write(container_series("beta-web", "web-1", "app", hours_ago(0) - timedelta(minutes=10), 8))
+
+    def post(self, body, content_type, **extra):
+        return self.client.generic("POST", "/api/cpu/usage_rate", body, content_type=content_type, **extra)
+
+    def test_it_reads_a_json_body_whatever_the_content_type_for_a_session_as_for_headers(self):
+        for content_type in CONTENT_TYPES:
+            session = self.post(BODY, content_type, HTTP_X_CSRFTOKEN=self.token)
+            header = APIClient().generic("POST", "/api/cpu/usage_rate", BODY, content_type=content_type,
+                                         **self.headers("beta"))
+            self.assertEqual(session.status_code, 200, (content_type, session.content))
+            self.assertEqual(len(session.json()), 5, content_type)
+            self.assertEqual(session.json(), header.json(), content_type)
+
+    def test_it_answers_a_session_and_a_header_client_alike_for_a_bad_body(self):
+        for body in ("{not json", "[1, 2]", '{"limit": "--5"}', "namespace=beta-web&limit=5"):
+            for content_type in CONTENT_TYPES:
+                session = self.post(body, content_type, HTTP_X_CSRFTOKEN=self.token)
+                header = APIClient().generic("POST", "/api/cpu/usage_rate", body, content_type=content_type,
+                                             **self.headers("beta"))
+                self.assertEqual(session.status_code, 400, (body, content_type, session.content))
+                self.assertEqual(session.json(), header.json(), (body, content_type))
+
+    def test_it_still_refuses_a_session_post_without_the_csrf_token(self):
+        for content_type in CONTENT_TYPES:
+            for extra, body in (({}, BODY), ({"HTTP_X_CSRFTOKEN": get_random_string(32)}, BODY), ({}, "{not json")):
+                response = self.post(body, content_type, **extra)
+                self.assertEqual(response.status_code, 403, (content_type, extra, body))
+                self.assertEqual(response.json()["code"], 403)
+                self.assertIn("CSRF", response.json()["message"])
+
+    def test_a_form_field_named_like_the_csrf_token_does_not_replace_the_header(self):
+        # The body is read as JSON, never as a form: a csrfmiddlewaretoken field in it counts for nothing.
+        body = f"csrfmiddlewaretoken={self.token}"
+        response = self.post(body, "application/x-www-form-urlencoded")
+        self.assertEqual(response.status_code, 403)
 
 
 @uses_store
