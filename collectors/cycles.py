@@ -23,7 +23,14 @@ from collectors.sampling import SamplingState
 from collectors.temperature import flush_temperatures, node_exporter_urls, scrape_node_exporters
 from collectors.usage import collect_pod_usage
 from kubemon import keys
-from kubemon.cluster import record_inventory, record_source_time, save_cycle_report, set_health, source_now
+from kubemon.cluster import (
+    record_inventory,
+    record_source_time,
+    save_cycle_report,
+    set_health,
+    source_now,
+    source_slot,
+)
 from kubemon.redis import get_redis, try_lock
 from kubemon.temperatures import remember_latest
 from kubemon.timeseries import WriteReport, get_store
@@ -192,7 +199,8 @@ def _inventory(report, kube, store, redis, pod_watch=None):
     nodes_raw = kube.list_nodes()
     namespaces_raw = kube.list_namespaces()
     report.seconds["fetch"] = time.perf_counter() - started
-    stamp = source_now(redis)
+    # Pods and nodes carry no sample time: stamp them on the cycle's slot, so that a rerun rewrites them.
+    stamp = source_slot(redis, _schedule("inventory"))
     points, nodes = inventory.node_inventory(nodes_raw, pods, stamp)
     started = time.perf_counter()
     temperatures, errors = scrape_node_exporters(node_exporter_urls(nodes_raw), stamp)
@@ -212,13 +220,15 @@ def _gpu(report, kube, store, redis, pod_watch=None):
     exporters = gpu_collector.exporters_from_nodes(nodes_raw, settings.GPU_EXPORTER_URLS)
     schedule = _schedule("gpu")
     sampling = SamplingState.load(redis, cap_seconds=2 * schedule, nominal_seconds=schedule, name="gpu")
+    # Most exporters put no time on their samples: they get the cycle's slot, so that a rerun rewrites them.
+    stamp = source_slot(redis, schedule)
     started = time.perf_counter()
-    points, errors = gpu_collector.collect_gpu(exporters, sampling, source_now(redis))
+    points, errors = gpu_collector.collect_gpu(exporters, sampling, stamp)
     report.seconds["scrape"] = time.perf_counter() - started
     if errors:
         report.error = "; ".join(errors)
     _write(store, points, report)
-    sampling.save(redis, source_now(redis), name="gpu")
+    sampling.save(redis, stamp, name="gpu")
 
 
 def _rollup(report, kube, store, redis, pod_watch=None):

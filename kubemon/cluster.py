@@ -30,6 +30,27 @@ def source_now(redis):
     return int(time.time())
 
 
+def source_slot(redis, every):
+    """The start of the current ``every``-second slot on the sources' clock: the stamp of points
+    whose source carries no time of its own (the inventory's pods and nodes, most GPU exporters).
+
+    It is the latest kubelet sample time floored to the cycle's schedule, moved on by the whole
+    schedules of wall time since that sample was seen. A run that follows another within the same
+    slot therefore stamps its points identically, and they overwrite the first run's instead of
+    adding near-duplicates seconds apart (Celery is at-least-once; ``collect --once`` may run beside
+    the workers). Before the first usage cycle, the wall clock floored to the schedule.
+    """
+    if every <= 0:
+        return source_now(redis)
+    raw = redis.get(keys.SOURCE_TIME)
+    if raw:
+        sample_time, seen_at = orjson.loads(raw)
+        elapsed = max(0.0, time.time() - seen_at)
+    else:
+        sample_time, elapsed = time.time(), 0.0
+    return int(sample_time // every * every + elapsed // every * every)
+
+
 def record_source_time(redis, sample_time):
     """Remember the latest kubelet sample time and the wall time it was seen at."""
     redis.set(keys.SOURCE_TIME, orjson.dumps([sample_time, time.time()]))

@@ -1,5 +1,7 @@
 """The collectors against the simulated cluster and the real InfluxDB, checked with /sim/truth."""
 
+import time
+
 import pytest
 
 from collectors import cycles
@@ -223,3 +225,31 @@ def test_collect_once_gives_labelled_namespaces_to_their_tenants(make_simulator,
     assert labelled
     owned = NamespaceOwnership.objects.filter(tenant=physics, source=NamespaceOwnership.Source.LABEL)
     assert set(owned.values_list("namespace", flat=True)) == labelled
+
+
+def _point_counts(store):
+    counts = {}
+    for measurement, field in (("kubernetes_pod", "containers"), ("kubernetes_node", "capacity_pods"),
+                               ("gpu", "utilization_percent")):
+        series = store.query(f'SELECT count("{field}") FROM "{measurement}"')
+        counts[measurement] = series[0]["values"][0][1] if series else 0
+    return counts
+
+
+def test_rerunning_the_inventory_and_gpu_cycles_on_the_same_cluster_state_rewrites_the_same_points(
+        make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    kube = simulator.kube()
+    simulator.advance(15)
+    assert cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db).ok
+    assert cycles.run_inventory_cycle(kube=kube, store=store, redis=redis_db).ok
+    assert cycles.run_gpu_cycle(kube=kube, store=store, redis=redis_db).ok
+    first = _point_counts(store)
+    nodes = simulator.get("/sim/state")["nodes"]
+    assert first["kubernetes_pod"] >= 40
+    assert first["kubernetes_node"] == len(nodes)
+    assert first["gpu"] == sum(n["gpus"] for n in nodes)
+    time.sleep(1.1)  # a rerun a moment later, as Celery's at-least-once delivery or an operator does
+    assert cycles.run_inventory_cycle(kube=kube, store=store, redis=redis_db).ok
+    assert cycles.run_gpu_cycle(kube=kube, store=store, redis=redis_db).ok
+    assert _point_counts(store) == first
