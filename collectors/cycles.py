@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from collectors import gpu as gpu_collector
-from collectors import inventory, snapshot
+from collectors import inventory, rollup, snapshot
 from collectors.kube import get_kube, get_pod_watch
 from collectors.kubeerrors import KubeError
 from collectors.podspec import index_pods
@@ -238,6 +238,14 @@ def _rollup(report, kube, store, redis, pod_watch=None):
     started = time.perf_counter()
     report.points = rollup_recent(now, store=store)
     report.seconds["rollup"] = time.perf_counter() - started
+    started = time.perf_counter()
+    late = rollup.audit_if_due(redis, now, store=store)
+    if late is not None:
+        report.points["audit_late_hours"] = len(late)
+        report.seconds["audit"] = time.perf_counter() - started
+    started = time.perf_counter()
+    report.points["rerolled_hours"] = rollup.reroll_late_hours(store)
+    report.seconds["reroll"] = time.perf_counter() - started
 
 
 def _temperatures(report, kube, store, redis, pod_watch=None):

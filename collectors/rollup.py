@@ -4,13 +4,19 @@ The layout is described in ``kubemon/timeseries/schema.py``. Resource-time stays
 the rollup sums the per-sample integrals (value x interval) instead of averaging averages.
 Re-running it over the same hours rewrites the same points (same measurement, tags and hour),
 so the task is idempotent and can always recompute the last hours, including the current one.
+
+Hours older than that are summed again when data lands in them late (``reroll_late_hours``):
+the spool's replay records the hours it wrote, and ``audit_rollup`` compares raw and rollup
+counts per hour to catch every other writer (``kubemon/timeseries/backlog.py``).
 """
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
+from kubemon import keys
 from kubemon.timeseries import get_store
-from kubemon.timeseries.hours import HOUR, ROLLUP_RECOMPUTED_HOURS, floor_hour
+from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_hour
 from kubemon.timeseries.schema import (
     HOURLY_POLICY,
     INTEGRAL_FIELDS,
@@ -71,3 +77,82 @@ def rollup_recent(now=None, hours=ROLLUP_RECOMPUTED_HOURS, store=None):
     """Recompute the current hour and the ``hours`` before it (``kubemon.timeseries.hours``)."""
     now = now or datetime.now(UTC)
     return rollup_window(floor_hour(now) - HOUR * hours, now + timedelta(seconds=1), store=store)
+
+
+def _runs(hours):
+    """Consecutive hours (sorted aware datetimes) as ``[(start, end), ...]``."""
+    runs = []
+    for hour in sorted(hours):
+        if runs and runs[-1][1] == hour:
+            runs[-1][1] = hour + HOUR
+        else:
+            runs.append([hour, hour + HOUR])
+    return [tuple(run) for run in runs]
+
+
+def reroll_late_hours(store=None, most=48):
+    """Sum again up to ``most`` hours of the backlog, oldest first; returns how many were done.
+
+    An hour leaves the backlog only after its rollup has been rewritten, so a run killed halfway
+    leaves the rest for the next one; re-rolling an hour twice writes the same points.
+    """
+    store = store or get_store()
+    if store.backlog is None:
+        return 0
+    hours = store.backlog.pending()[:most]
+    for start, end in _runs(hours):
+        rollup_window(start, end, store=store)
+    store.backlog.done(hours)
+    if hours:
+        log.info("re-rolled %d hours that received data after their rollup", len(hours))
+    return len(hours)
+
+
+def _audit_statement(measurement, policy):
+    """Per hour, a number that the raw data and its rollup agree on when the rollup is complete."""
+    q = quote_identifier
+    integrals = INTEGRAL_FIELDS.get(measurement)
+    if integrals:
+        # A sample count: exact, and every writer's points have the field (Telegraf's too).
+        field = integrals[0]
+        column = f"count({q(field)})" if policy == RAW_POLICY else f"sum({q(field + '_samples')})"
+    else:
+        column = f"sum({q('interval_seconds')})"
+    return (f"SELECT {column} FROM {source_identifier(measurement, policy)} "  # noqa: S608  (whitelisted identifiers)
+            "WHERE time >= $start AND time < $end GROUP BY time(1h) fill(none)")
+
+
+def audit_rollup(now=None, days=2, store=None):
+    """Record in the backlog every hour of the last ``days`` (before the recomputed ones) whose
+    raw data and rollup disagree; returns those hours."""
+    store = store or get_store()
+    now = now or datetime.now(UTC)
+    end = floor_hour(now) - ROLLUP_HORIZON + HOUR
+    params = {"start": int((end - DAY * days).timestamp()) * 10**9, "end": int(end.timestamp()) * 10**9}
+    late = set()
+    for measurement in ROLLUP_MEASUREMENTS:
+        raw, rolled = store.query_many([_audit_statement(measurement, RAW_POLICY),
+                                        _audit_statement(measurement, HOURLY_POLICY)], params=params, epoch="s")
+        rolled_by_hour = {t: v for series in rolled for t, v in series["values"]}
+        for series in raw:
+            for hour, value in series["values"]:
+                other = rolled_by_hour.get(hour)
+                if other is None or abs(other - value) > 1e-9 * max(abs(value), 1.0):
+                    late.add(datetime.fromtimestamp(hour, UTC))
+    if late and store.backlog is not None:
+        store.backlog.mark(late)
+        log.warning("the rollup audit found %d hours whose rollup misses raw data", len(late))
+    return sorted(late)
+
+
+def audit_if_due(redis, now=None, store=None):
+    """Run ``audit_rollup`` when ``ROLLUP_AUDIT_SECONDS`` have passed since the last one (0: never)."""
+    from django.conf import settings
+
+    every = settings.ROLLUP_AUDIT_SECONDS
+    last = redis.get(keys.ROLLUP_LAST_AUDIT)
+    if every <= 0 or (last is not None and time.time() - float(last) < every):
+        return None
+    late = audit_rollup(now, days=settings.ROLLUP_AUDIT_DAYS, store=store)
+    redis.set(keys.ROLLUP_LAST_AUDIT, time.time())
+    return late

@@ -25,6 +25,9 @@ TENANT_NAMESPACES = PREFIX + "tenancy:namespaces"  # {tenant id: [namespace, ...
 
 # --- the store (kubemon/timeseries/) ---
 SPOOL = PREFIX + "spool"  # batches waiting for InfluxDB (list); INFLUXDB_SPOOL_KEY overrides it
+ROLLUP_LATE_HOURS = PREFIX + "rollup:late-hours"  # hours written after their rollup (sorted set)
+ROLLUP_DAY_GENERATION = PREFIX + "rollup:generation:"  # + YYYY-MM-DD: bumped when the day's rollup changes
+ROLLUP_LAST_AUDIT = PREFIX + "rollup:last-audit"  # wall time of the last raw-vs-rollup comparison
 
 # --- the read side (metrics/) and the API (api/) ---
 DAY_CACHE = PREFIX + "api:day:"  # + digest: one finished day's aggregates

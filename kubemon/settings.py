@@ -169,6 +169,10 @@ if COLLECT_SCHEDULE["inventory"] > 0:
     CELERY_BEAT_SCHEDULE.update(
         {name: _every(task, COLLECT_SCHEDULE["inventory"]) for name, task in INVENTORY_FOLLOW_UP_TASKS.items()}
     )
+# How often the rollup task compares raw data with the rollup, hour by hour, to find hours that
+# other writers (Telegraf, backfills) filled after their rollup (0: never), and over how many days.
+ROLLUP_AUDIT_SECONDS = env_int("ROLLUP_AUDIT_SECONDS", 3600)
+ROLLUP_AUDIT_DAYS = env_int("ROLLUP_AUDIT_DAYS", 2)
 # The day cache of month-long queries is warmed once a day, after the previous day's rollup became
 # final (3 h after midnight UTC, docs/api.md); "HH:MM" in UTC, empty to switch it off.
 WARM_QUERY_CACHE_AT = env_str("WARM_QUERY_CACHE_AT", "03:40")

@@ -13,6 +13,7 @@ cache expires after ``API_DAY_CACHE_SECONDS``.
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import orjson
@@ -20,6 +21,7 @@ from django.conf import settings
 
 from kubemon import keys
 from kubemon.redis import get_redis
+from kubemon.timeseries.backlog import RollupBacklog
 from kubemon.timeseries.hours import ROLLUP_HORIZON
 
 log = logging.getLogger(__name__)
@@ -37,37 +39,54 @@ def enabled():
     return settings.API_DAY_CACHE_SECONDS > 0
 
 
-def _key(metric, group_tags, selection, day):
+def _key(metric, group_tags, selection, day, generation):
     identity = orjson.dumps([metric.name, list(group_tags), selection.namespaces, list(selection.exclude),
-                             day.isoformat()])
+                             day.isoformat(), generation])
     return PREFIX + hashlib.sha256(identity).hexdigest()
 
 
+@dataclass
+class Lookup:
+    """The cached days found, and each day's rollup generation the keys were made with.
+
+    A day's generation changes when late data lands in it and when it is re-rolled
+    (``kubemon/timeseries/backlog.py``), so an entry of an older generation is never read again
+    (it expires). What a query computes is stored under the generation it read first: a re-roll
+    that happens meanwhile makes that entry unreachable instead of stale.
+    """
+
+    found: dict = field(default_factory=dict)
+    generations: dict = field(default_factory=dict)
+
+
 def get(metric, group_tags, selection, days):
-    """``{day: {group key: [s, i, mx, n, sb, ib]}}`` for the cached days (Redis trouble: none)."""
+    """A ``Lookup`` whose ``found`` is ``{day: {group key: [s, i, mx, n, sb, ib]}}`` (Redis trouble: none)."""
     if not days:
-        return {}
+        return Lookup()
     try:
-        values = get_redis().mget([_key(metric, group_tags, selection, day) for day in days])
+        generations = RollupBacklog(get_redis()).generations(days)
+        values = get_redis().mget([_key(metric, group_tags, selection, day, generations[day]) for day in days])
     except Exception as exc:  # noqa: BLE001  (the cache is an accelerator; InfluxDB still answers)
         log.warning("day cache unavailable: %s", exc)
-        return {}
+        return Lookup()
     found = {}
     for day, value in zip(days, values, strict=True):
         if value is not None:
             found[day] = {tuple(k.split(_SEP)) if k else (): v for k, v in orjson.loads(value).items()}
-    return found
+    return Lookup(found, generations)
 
 
-def put(metric, group_tags, selection, per_day):
-    """Store ``{day: {group key: [s, i, mx, n, sb, ib]}}``."""
+def put(metric, group_tags, selection, per_day, generations):
+    """Store ``{day: {group key: [s, i, mx, n, sb, ib]}}`` under the generations ``get`` read."""
+    per_day = {day: groups for day, groups in per_day.items() if day in generations}
     if not per_day:
         return
     try:
         pipe = get_redis().pipeline()
         for day, groups in per_day.items():
             payload = orjson.dumps({_SEP.join(key): value for key, value in groups.items()})
-            pipe.set(_key(metric, group_tags, selection, day), payload, ex=settings.API_DAY_CACHE_SECONDS)
+            pipe.set(_key(metric, group_tags, selection, day, generations[day]), payload,
+                     ex=settings.API_DAY_CACHE_SECONDS)
         pipe.execute()
     except Exception as exc:  # noqa: BLE001
         log.warning("day cache unavailable: %s", exc)

@@ -20,19 +20,22 @@ The rollup stores, per series and hour, the sums, integrals, maxima and sample c
 raw aggregation computes, so the answer is the same either way (up to float rounding).
 """
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
 from kubemon.timeseries import get_store
 from kubemon.timeseries.hours import HOUR
-from kubemon.timeseries.schema import HOURLY_POLICY, field_identifier, source_identifier, tag_identifier
+from kubemon.timeseries.schema import HOURLY_POLICY, RAW_POLICY, field_identifier, source_identifier, tag_identifier
 from metrics import daycache, planner
 from metrics.catalogue import LEGACY_TAGS
 from metrics.raw import from_ns, raw_rows
 from metrics.results import Aggregate, Partial
 from metrics.selection import Selection
 from metrics.window import format_time, to_ns
+
+log = logging.getLogger(__name__)
 
 MODES = ("pod-by-namespace", "all-namespace", "all-pod")
 GROUP_TAGS = {
@@ -69,37 +72,52 @@ def rollup_watermark(store, metric, whole):
     return None
 
 
+def late_hours(store):
+    """Hours the rollup has yet to sum again (``kubemon/timeseries/backlog.py``)."""
+    if store.backlog is None:
+        return []
+    try:
+        return store.backlog.pending()
+    except Exception as exc:  # noqa: BLE001  (Redis down: the rollup task cannot re-roll either)
+        log.warning("rollup backlog unavailable, reading the rollup as it is: %s", exc)
+        return []
+
+
 def plan(metric, window, store, use_rollup=True, now=None):
-    """``[(policy, window), ...]`` covering ``window`` exactly once (one rollup look-up, then pure)."""
+    """``[(policy, window), ...]`` covering ``window`` exactly once (two look-ups, then pure)."""
     settled = settled_until(now or datetime.now(UTC))
     whole = planner.rollup_candidate(metric, window, settled, use_rollup)
-    watermark = rollup_watermark(store, metric, whole) if whole is not None else None
-    return planner.pieces(window, settled, watermark)
+    if whole is None:
+        return [(RAW_POLICY, window)]
+    watermark = rollup_watermark(store, metric, whole)
+    return planner.pieces(window, settled, watermark, late_hours(store) if watermark else ())
 
 
 # --- 2. and 3. the day cache, then chunking ---
 
 
 def reads_and_cached(metric, pieces, group_tags, selection, now):
-    """``(reads, partials, cache_days)``: the statements to run, the sums the day cache already
-    holds, and the days read by day whose results go back into the cache."""
-    reads, partials, cache_days = [], {}, []
+    """``(reads, partials, cache_days, generations)``: the statements to run, the sums the day
+    cache already holds, the days read by day whose results go back into the cache, and the
+    rollup generations of the days the cache was asked for."""
+    reads, partials, cache_days, generations = [], {}, [], {}
     for policy, part in pieces:
         spans = [part]
         if policy == HOURLY_POLICY and daycache.enabled():
             days, spans = planner.whole_days(part, daycache.final_before(now))
-            cached = daycache.get(metric, group_tags, selection, days)
-            for groups in cached.values():
+            lookup = daycache.get(metric, group_tags, selection, days)
+            generations.update(lookup.generations)
+            for groups in lookup.found.values():
                 for key, values in groups.items():
                     partials.setdefault(key, Partial()).add_values(values)
-            missing = [day for day in days if day not in cached]
+            missing = [day for day in days if day not in lookup.found]
             cache_days += missing
             reads += [planner.Read(policy, span, by_day=True) for span in planner.day_chunks(missing)]
         if policy == HOURLY_POLICY:
             reads += [planner.Read(policy, span) for span in spans]
         else:
             reads += planner.raw_reads(metric, spans, settings.API_QUERY_PARALLELISM)
-    return reads, partials, cache_days
+    return reads, partials, cache_days, generations
 
 
 def statement_for(metric, read, group_tags, selection, params, key):
@@ -157,9 +175,10 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
     store = store or get_store()
     now = now or datetime.now(UTC)
     pieces = plan(metric, window, store, use_rollup, now)
-    reads, partials, cache_days = reads_and_cached(metric, pieces, group_tags, selection, now)
+    reads, partials, cache_days, generations = reads_and_cached(metric, pieces, group_tags, selection, now)
     results = run_reads(store, metric, reads, group_tags, selection)
-    daycache.put(metric, group_tags, selection, rebucket(reads, results, group_tags, partials, cache_days))
+    per_day = rebucket(reads, results, group_tags, partials, cache_days)
+    daycache.put(metric, group_tags, selection, per_day, generations)
     kind = metric.strategy
     return {key: kind.finish(metric, part, window) for key, part in partials.items() if not part.empty}
 

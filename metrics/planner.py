@@ -6,7 +6,8 @@ days the cache holds) and returns what to read, so the plan can be tested withou
 A window ``[begin, end)`` is answered from:
 
 - the ``hourly`` rollup for its whole hours that have settled (ended at least
-  ``API_ROLLUP_SETTLE_SECONDS`` ago) and that the rollup has reached (``watermark``);
+  ``API_ROLLUP_SETTLE_SECONDS`` ago), that the rollup has reached (``watermark``) and that
+  received no data since their rollup (``late_hours``, which are read raw until re-rolled);
 - of those, whole finished UTC days from the day cache when it has them, the other days in
   chunks of ``DAYS_PER_STATEMENT`` grouped by day (so they can be cached);
 - raw data for the ragged edges, cut into at most ``parallelism`` pieces where the kind allows it.
@@ -15,7 +16,7 @@ A window ``[begin, end)`` is answered from:
 from dataclasses import dataclass
 from datetime import timedelta
 
-from kubemon.timeseries.hours import DAY
+from kubemon.timeseries.hours import DAY, HOUR
 from kubemon.timeseries.schema import HOURLY_POLICY, RAW_POLICY
 from metrics.window import Window
 
@@ -40,18 +41,37 @@ def rollup_candidate(metric, window, settled_until, use_rollup=True):
     return whole
 
 
-def pieces(window, settled_until, watermark):
+def pieces(window, settled_until, watermark, late_hours=()):
     """``[(policy, window), ...]`` covering ``window`` exactly once.
 
     ``watermark`` is the end of the newest hour the rollup holds (None: read everything raw), so
-    a stopped rollup task costs speed, not correctness.
+    a stopped rollup task costs speed, not correctness. ``late_hours`` (hour starts) received
+    data after their rollup: they are read raw until the rollup has summed them again.
     """
     if watermark is None:
         return [(RAW_POLICY, window)]
     whole, edges = window.split(min(settled_until, watermark))
     if whole is None:
         return [(RAW_POLICY, window)]
-    return [(HOURLY_POLICY, whole)] + [(RAW_POLICY, edge) for edge in edges]
+    return _around_late_hours(whole, late_hours) + [(RAW_POLICY, edge) for edge in edges]
+
+
+def _around_late_hours(whole, late_hours):
+    """``whole`` as rollup pieces, with each late hour inside it cut out as a raw piece."""
+    late = sorted(hour for hour in set(late_hours) if whole.begin <= hour < whole.end)
+    parts, cursor = [], whole.begin
+    for hour in late:
+        if cursor < hour:
+            parts.append((HOURLY_POLICY, Window(cursor, hour)))
+        if parts and parts[-1][0] == RAW_POLICY and parts[-1][1].end == hour:
+            parts[-1] = (RAW_POLICY, Window(parts[-1][1].begin, hour + HOUR))
+        else:
+            parts.append((RAW_POLICY, Window(hour, hour + HOUR)))
+        cursor = hour + HOUR
+    if cursor < whole.end:
+        parts.append((HOURLY_POLICY, Window(cursor, whole.end)))
+    # The rollup pieces first: callers read them from the day cache and the raw ones side by side.
+    return sorted(parts, key=lambda part: part[0] != HOURLY_POLICY)
 
 
 def whole_days(window, final):

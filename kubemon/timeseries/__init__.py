@@ -41,6 +41,7 @@ def get_store():
     from django.conf import settings
 
     from kubemon.redis import get_redis
+    from kubemon.timeseries.backlog import RollupBacklog
     from kubemon.timeseries.client import InfluxClient
     from kubemon.timeseries.spool import FileSpool, RedisSpool
 
@@ -62,7 +63,8 @@ def get_store():
         spool = FileSpool(settings.INFLUXDB_SPOOL)
     return TimeseriesStore(client, spool=spool, batch_lines=settings.INFLUXDB_BATCH_LINES,
                            create_database=settings.INFLUXDB_CREATE_DATABASE,
-                           retention=(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION))
+                           retention=(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION),
+                           backlog=RollupBacklog(get_redis()))
 
 
 def reset_store():

@@ -44,8 +44,10 @@ def _query_pool(workers):
 class TimeseriesStore:
     def __init__(self, client, spool=None, batch_lines=5000, retries=2, backoff=0.2, replay_budget=5.0,
                  max_series=1_000_000, max_values_per_tag=100_000, create_database=True,
-                 retention=("30d", "400d")):
+                 retention=("30d", "400d"), backlog=None):
         self.client = client
+        # Hours that replayed batches wrote into, for the rollup to sum again (``backlog.py``).
+        self.backlog = backlog
         # Like Telegraf (unless skip_database_creation): a write to a fresh InfluxDB creates the
         # database and the raw/hourly policies instead of losing the points.
         self.create_database = create_database
@@ -159,6 +161,10 @@ class TimeseriesStore:
                     break
                 except TimeseriesWriteError as exc:
                     log.error("dropping a spooled batch InfluxDB refuses: %s", exc)
+                else:
+                    if self.backlog is not None and policy != "hourly":
+                        # Before the pop: a replay killed in between writes and marks again (idempotent).
+                        self.backlog.mark_lines(body, precision)
                 self.spool.pop()
                 replayed += body.count("\n") + 1
         if replayed:
