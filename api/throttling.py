@@ -1,12 +1,19 @@
-"""Counting failed API logins per username and per client address (Redis, fixed one-minute windows).
+"""Counting failed API logins per (username, address) and per address (Redis, one-minute windows).
 
-Generated secrets cannot be guessed, but ``API_PASSWORD`` is chosen by a person: ten failures a
-minute per username and per address make guessing it hopeless, while a client with the right
-secret never notices. While a username or an address is over the limit, even a correct secret is
-refused without being checked, so the limit cannot be used as an oracle.
+Generated secrets cannot be guessed, but ``API_PASSWORD`` is chosen by a person. Failures are
+counted for each username from each client address (``API_AUTH_FAILURES_PER_MINUTE``, 10) and for
+each address whatever the username (``ADDRESS_FACTOR`` times that, 50). A username is never
+throttled as such: an attacker who knows one (the billing system's) can only throttle it from
+their own addresses, and the right secret from the right address keeps working. The price is that
+guesses spread over many addresses are not limited per username; see docs/api.md.
+
+While a pair or an address is over its limit, even a correct secret is refused without being
+checked, so the limit cannot be used as an oracle. An IPv6 address counts as its /64 network,
+which one machine can fill with addresses at will.
 """
 
 import hashlib
+import ipaddress
 import logging
 
 from django.conf import settings
@@ -32,14 +39,35 @@ def client_address(request):
     return remote
 
 
-def _keys(username, address):
+def address_scope(address):
+    """What one client's failures are counted under: the address, or an IPv6 address's /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # not an address (a proxy's header, "unknown"): counted as it is
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def _digest(text):
     # Hashed so that a hostile or huge username never becomes a Redis key as it is.
-    user_key = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    addr_key = hashlib.sha256(address.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return KEY_PREFIX + "u:" + user_key, KEY_PREFIX + "a:" + addr_key
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _keys(username, address):
+    """The (username, address) key and the address key."""
+    scope = _digest(address_scope(address))
+    return KEY_PREFIX + "ua:" + _digest(_digest(username) + scope), KEY_PREFIX + "a:" + scope
 
 
 class FailedLoginThrottle:
+    # The address limit is this many times the pair limit: one address may get a few usernames
+    # wrong (a shared NAT, a misconfigured client) before it loses the right to try any.
+    ADDRESS_FACTOR = 5
+
     def __init__(self, limit=None, redis=None):
         self.limit = settings.API_AUTH_FAILURES_PER_MINUTE if limit is None else limit
         self.redis = redis
@@ -48,13 +76,14 @@ class FailedLoginThrottle:
         return self.redis or get_redis()
 
     def check(self, username, address):
-        """Raise ``Throttled`` when the username or the address has used up its failures."""
+        """Raise ``Throttled`` when this username from this address, or this address, used up its failures."""
         keys = _keys(username, address)
+        limits = (self.limit, self.limit * self.ADDRESS_FACTOR)
         try:
             redis = self._client()
             counts = redis.mget(keys)
-            waits = [redis.ttl(key) for key, count in zip(keys, counts, strict=True)
-                     if count is not None and int(count) >= self.limit]
+            waits = [redis.ttl(key) for key, count, limit in zip(keys, counts, limits, strict=True)
+                     if count is not None and int(count) >= limit]
         except Exception as exc:  # noqa: BLE001  (Redis down must not take the API down; secrets are 256-bit)
             log.warning("failed-login throttle unavailable: %s", exc)
             return

@@ -152,28 +152,60 @@ class SessionBodyTests(BaseTestCase):
 
 @uses_store
 class ThrottleTests(BaseTestCase):
-    def fail(self, username="alpha-api", address="10.0.0.1"):
-        return self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, who=None,
-                                HTTP_X_USERNAME=username, HTTP_X_PASSWORD="wrong", REMOTE_ADDR=address)
+    ATTACKER = "203.0.113.66"
+    BILLING = "10.0.0.5"
 
-    def test_it_throttles_a_username_after_ten_failures_even_with_the_right_secret(self):
-        for i in range(10):
-            self.assertEqual(self.fail(address=f"10.0.1.{i}").status_code, 401)
-        self.assertEqual(self.fail(address="10.0.2.1").status_code, 429)
-        right = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, REMOTE_ADDR="10.0.3.1")
+    def fail(self, username="billing-system", address=ATTACKER, **extra):
+        return self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, who=None,
+                                HTTP_X_USERNAME=username, HTTP_X_PASSWORD="wrong", REMOTE_ADDR=address, **extra)
+
+    def right(self, address=BILLING, who="global", **extra):
+        namespace = "beta-web" if who == "beta" else "alpha-dev"
+        return self.post_metric("cpu/usage_rate", {"namespace": namespace}, who=who, REMOTE_ADDR=address, **extra)
+
+    def test_it_refuses_to_let_an_attacker_lock_out_a_known_username_from_its_own_address(self):
+        for _ in range(10):
+            self.assertEqual(self.fail().status_code, 401)
+        self.assertEqual(self.fail().status_code, 429)
+        self.assertEqual(self.right().status_code, 200)
+
+    def test_it_throttles_the_attackers_address_for_that_username_even_with_the_right_secret(self):
+        for _ in range(10):
+            self.fail()
+        right = self.right(address=self.ATTACKER)
         self.assertEqual(right.status_code, 429)
         self.assertEqual(right.json()["code"], 429)
         self.assertIn("Too many failed attempts", right.json()["message"])
         self.assertLessEqual(int(right.headers["Retry-After"]), 60)
-        other_user = self.post_metric("cpu/usage_rate", {"namespace": "beta-web"}, who="beta", REMOTE_ADDR="10.0.3.1")
-        self.assertEqual(other_user.status_code, 200)
+        # Another username from the same address is not yet over the address's own, larger limit.
+        self.assertEqual(self.right(address=self.ATTACKER, who="beta").status_code, 200)
 
-    def test_it_throttles_an_address_trying_many_usernames(self):
-        for i in range(10):
-            self.assertEqual(self.fail(username=f"guess-{i}").status_code, 401)
+    def test_it_locks_nobody_out_when_the_failures_come_from_many_addresses(self):
+        for i in range(30):
+            self.assertEqual(self.fail(address=f"198.51.100.{i}").status_code, 401)
+        self.assertEqual(self.right().status_code, 200)
+
+    def test_it_throttles_an_address_trying_many_usernames_after_five_times_the_limit(self):
+        for i in range(50):
+            self.assertEqual(self.fail(username=f"guess-{i}").status_code, 401, i)
         self.assertEqual(self.fail(username="guess-next").status_code, 429)
-        from_elsewhere = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, REMOTE_ADDR="10.9.9.9")
-        self.assertEqual(from_elsewhere.status_code, 200)
+        self.assertEqual(self.right(address=self.ATTACKER).status_code, 429)
+        self.assertEqual(self.right(address="10.9.9.9").status_code, 200)
+
+    @override_settings(API_AUTH_FAILURES_PER_MINUTE=2)
+    def test_both_limits_follow_the_setting(self):
+        self.fail(), self.fail()
+        self.assertEqual(self.fail().status_code, 429)
+        for i in range(8):
+            self.fail(username=f"guess-{i}")
+        self.assertEqual(self.right(address=self.ATTACKER, who="beta").status_code, 429)
+
+    def test_an_ipv6_attacker_counts_as_its_whole_64_prefix(self):
+        for i in range(10):
+            self.assertEqual(self.fail(address=f"2001:db8:0:7::{i + 1:x}").status_code, 401)
+        self.assertEqual(self.right(address="2001:db8:0:7::ffff").status_code, 429)
+        self.assertEqual(self.right(address="2001:db8:0:8::1").status_code, 200)
+        self.assertEqual(self.right(address="::ffff:10.0.0.5").status_code, 200)
 
     def test_the_window_closes_after_a_minute(self):
         for _ in range(10):
@@ -183,19 +215,15 @@ class ThrottleTests(BaseTestCase):
             self.assertLessEqual(redis.ttl(key), 60)
             redis.expire(key, 1)
         time.sleep(1.2)
-        self.assertEqual(self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"},
-                                          REMOTE_ADDR="10.0.0.1").status_code, 200)
+        self.assertEqual(self.right(address=self.ATTACKER).status_code, 200)
 
     @override_settings(API_NUM_PROXIES=1)
     def test_behind_one_proxy_the_forwarded_address_counts(self):
         for _ in range(10):
-            self.post_metric("cpu/usage_rate", {}, who=None, HTTP_X_USERNAME="u", HTTP_X_PASSWORD="p",
-                             REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR="spoofed, 192.0.2.7")
-        blocked = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, REMOTE_ADDR="10.0.0.254",
-                                   HTTP_X_FORWARDED_FOR="anything, 192.0.2.7")
+            self.fail(address="10.0.0.254", HTTP_X_FORWARDED_FOR="spoofed, 192.0.2.7")
+        blocked = self.right(address="10.0.0.254", HTTP_X_FORWARDED_FOR="anything, 192.0.2.7")
         self.assertEqual(blocked.status_code, 429)
-        other_client = self.post_metric("cpu/usage_rate", {"namespace": "alpha-dev"}, REMOTE_ADDR="10.0.0.254",
-                                        HTTP_X_FORWARDED_FOR="192.0.2.7, 192.0.2.8")
+        other_client = self.right(address="10.0.0.254", HTTP_X_FORWARDED_FOR="192.0.2.7, 192.0.2.8")
         self.assertEqual(other_client.status_code, 200)
 
 
