@@ -154,8 +154,6 @@ def collect_gpu(exporters, sampling, default_time, timeout=5.0, workers=8):
             continue
         for (node, gpu, uuid), entry in result.items():
             sample = sampling.advance(f"g/{node}/{gpu}/{uuid}", entry["time"])
-            if sample is None:
-                continue
             fields = dict(entry["fields"], interval_seconds=float(sample.interval))
             for name, integral in _INTEGRALS:
                 if name in fields:

@@ -8,17 +8,26 @@ lives in Redis so that any worker can continue where another left off.
 Re-reading a sample with the timestamp already seen yields the very same interval and
 increment, so a duplicate or retried run rewrites identical points (DESIGN §3).
 
+A sample older than the last one seen means that the source's clock stepped back (a kubelet
+restarted with a skewed clock, or a second cluster's collector sharing this Redis). The series
+then starts again from that sample, as if seen for the first time, and the step is logged once:
+its samples are written, not dropped until the clock catches up.
+
 Each cycle keeps its state as one JSON document under its own key (``kubemon:sampling:usage``,
 ``kubemon:sampling:gpu``), read once and written once per cycle under the cycle's lock. At
 10,000 pods that is 20,000 series; as one field per series of a Redis hash, encoding and
 decoding them one by one took about 0.3 s of every cycle (docs/benchmarks.md).
 """
 
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
 
 from kubemon import keys
+
+log = logging.getLogger(__name__)
 
 STATE_KEY = keys.SAMPLING_STATE
 # Forget series not seen for a day (pods churn; the state must not grow forever).
@@ -38,6 +47,19 @@ class SamplingState:
         self.entries = entries or {}
         self.cap = cap_seconds
         self.nominal = nominal_seconds
+        self.stepped_back = 0  # series whose source clock went back in this cycle
+
+    def _previous(self, key, time):
+        """The entry of ``key``, or None when there is none or ``time`` is older than it (the
+        source's clock stepped back: the series starts again, and this is logged)."""
+        previous = self.entries.get(key)
+        if previous is not None and time < previous[0]:
+            self.stepped_back += 1
+            log.warning("the source clock of %s stepped back from %s to %s: its sampling starts again", key,
+                        _iso(previous[0]), _iso(time))
+            del self.entries[key]
+            return None
+        return previous
 
     @classmethod
     def load(cls, redis, cap_seconds, nominal_seconds, name="usage"):
@@ -56,7 +78,7 @@ class SamplingState:
         For slow-moving gauges (volume usage) that need no interval; re-reading the sample
         already written says True again, so a re-run rewrites the same point.
         """
-        previous = self.entries.get(key)
+        previous = self._previous(key, time)
         if previous is not None and previous[0] != time and time - previous[0] < every:
             return False
         if previous is None or previous[0] != time:
@@ -64,19 +86,17 @@ class SamplingState:
         return True
 
     def advance(self, key, time, start=None, counter=None, rate=None):
-        """The ``Sample`` for a new observation of series ``key``, or None for a stale one.
+        """The ``Sample`` for a new observation of series ``key``.
 
         ``time`` and ``start`` are epoch seconds; ``counter`` is the cumulative counter (in the
         unit of the increment), ``rate`` the instantaneous rate used only when no counter
         history exists.
         """
-        previous = self.entries.get(key)
+        previous = self._previous(key, time)
         if previous is not None:
             prev_time, prev_counter, prev_start, prev_interval, prev_increment = previous
             if time == prev_time:
                 return Sample(prev_interval, prev_increment)
-            if time < prev_time:
-                return None  # an older sample than one already accounted for
             gap = time - prev_time
             interval = min(gap, self.cap)
             if counter is None:
@@ -100,3 +120,7 @@ class SamplingState:
                 increment = (rate or 0.0) * interval if counter is not None else 0.0
         self.entries[key] = [time, counter, start, interval, increment]
         return Sample(interval, increment)
+
+
+def _iso(epoch):
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -162,8 +162,6 @@ def summary_points(summary, pods, sampling, result):
                     counter / 1e9 if counter is not None else None,
                     rate / 1e9 if rate is not None else None,
                 )
-                if sample is None:
-                    continue
                 spec = info.containers.get(container["name"], _NO_SPEC) if info is not None else _NO_SPEC
                 fields = container_fields(container, spec, sample, sample.interval)
                 tags = {"namespace": namespace, "pod_name": pod_name, "container_name": container["name"],
@@ -198,8 +196,6 @@ def network_points(pod_stats, namespace, pod_name, node_name, sampling, points):
         return
     sample_time = epoch_seconds(network["time"])
     sample = sampling.advance(f"n/{namespace}/{pod_name}", sample_time)
-    if sample is None:
-        return
     rx, rx_errors, tx, tx_errors = totals
     points.append(Point(
         NETWORK,
@@ -250,8 +246,6 @@ def node_usage_point(node, sampling):
     sample_time = epoch_seconds(stamp)
     counter = cpu.get("usageCoreNanoSeconds")
     sample = sampling.advance(f"node/{node['nodeName']}", sample_time)
-    if sample is None:
-        return None
     fields = {"interval_seconds": sample.interval}
     if cpu.get("usageNanoCores") is not None:
         fields["cpu_usage_nanocores"] = cpu["usageNanoCores"]
@@ -294,8 +288,6 @@ def metrics_api_points(pod_metrics, pods, sampling, result):
                 memory = to_bytes(usage.get("memory", "0"))
                 sample = sampling.advance(f"c/{namespace}/{pod_name}/{container['name']}", sample_time,
                                           rate=nanocores / 1e9, counter=None)
-                if sample is None:
-                    continue
                 spec = info.containers.get(container["name"], _NO_SPEC)
                 cpu_seconds = nanocores / 1e9 * sample.interval
                 stats = {"cpu": {"usageNanoCores": nanocores}, "memory": {"workingSetBytes": memory}}

@@ -18,10 +18,24 @@ def test_the_same_sample_twice_gives_the_same_interval_and_increment():
     assert again == first
 
 
-def test_an_older_sample_than_one_already_seen_is_ignored():
-    state = SamplingState()
+def test_a_sample_older_than_the_last_one_starts_the_series_again_and_is_logged_once(caplog):
+    state = SamplingState(cap_seconds=30, nominal_seconds=15)
     state.advance("c", 1000, start=0, counter=1.0)
-    assert state.advance("c", 990, start=0, counter=0.5) is None
+    sample = state.advance("c", 400, start=0, counter=5.0, rate=0.2)
+    assert (sample.interval, sample.increment) == (15, pytest.approx(3.0))
+    assert state.advance("c", 400, start=0, counter=5.0, rate=0.2) == sample  # a rerun: same point
+    following = state.advance("c", 415, start=0, counter=6.5, rate=0.2)
+    assert (following.interval, following.increment) == (15, pytest.approx(1.5))
+    stepped = [r for r in caplog.records if "stepped back" in r.getMessage()]
+    assert len(stepped) == 1 and "c" in stepped[0].getMessage()
+    assert state.stepped_back == 1
+
+
+def test_a_slow_series_whose_clock_stepped_back_is_due_at_once():
+    state = SamplingState()
+    assert state.due("v", 1000, every=60)
+    assert state.due("v", 500, every=60)
+    assert not state.due("v", 530, every=60)
 
 
 def test_a_gap_longer_than_the_cap_charges_the_cap_but_keeps_the_exact_counter():

@@ -1,6 +1,7 @@
 """The usage collector's parsing, against real kubelet and metrics-server payloads."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,31 @@ def _load(name):
 
 def _points_by(result, measurement):
     return [p for p in result.points if p.measurement == measurement]
+
+
+def _agent(containers):
+    return next(p for p in containers if p.tags["pod_name"] == "dd-agent-ntepl" and p.tags["container_name"] == "agent")
+
+
+def _later(summary, seconds, cpu_seconds=0.0):
+    """The same summary ``seconds`` later by its sample times (earlier if negative), every
+    container's CPU counter ``cpu_seconds`` further on."""
+    def shift(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "time" and isinstance(value, str):
+                    node[key] = datetime.fromtimestamp(epoch_seconds(value) + seconds, UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ")
+                elif key == "usageCoreNanoSeconds":
+                    node[key] = value + int(cpu_seconds * 1e9)
+                else:
+                    shift(value)
+        elif isinstance(node, list):
+            for item in node:
+                shift(item)
+    copy = json.loads(json.dumps(summary))
+    shift(copy)
+    return copy
 
 
 def test_it_turns_a_docker_era_summary_into_container_points():
@@ -186,3 +212,28 @@ def test_every_container_gauge_of_the_schema_gets_its_integral_and_nothing_else_
     allowed = set(MEASUREMENTS["kubernetes_pod_container"].fields) | {name + "_integral" for name in integrals}
     assert set(fields) <= allowed
     assert fields["cpu_allocated_core_seconds"] == pytest.approx(max(0.25 * 15, 0.75))
+
+
+def test_a_kubelet_whose_clock_stepped_back_has_its_samples_written_as_a_new_series():
+    """A kubelet restarted with a skewed clock: its next samples are an hour earlier than the last ones."""
+    summary = _load("kubelet-stats-summary.json")
+    sampling = SamplingState(cap_seconds=30, nominal_seconds=15)
+    summary_points(summary, None, sampling, UsageResult())
+    stepped_back = UsageResult()
+    summary_points(_later(summary, -3600, cpu_seconds=2.0), None, sampling, stepped_back)
+    containers = _points_by(stepped_back, "kubernetes_pod_container")
+    assert len(containers) == 6
+    assert len(_points_by(stepped_back, "kubernetes_pod_network")) == len(summary["pods"])
+    assert len(_points_by(stepped_back, "kubernetes_node")) == 1
+    # The first sample of the new time line stands for one nominal period, its CPU from the rate.
+    for point in stepped_back.points:
+        if "interval_seconds" in point.fields:
+            assert point.fields["interval_seconds"] == 15.0
+    agent = _agent(containers)
+    assert agent.fields["cpu_core_seconds"] == pytest.approx(12477758 / 1e9 * 15)
+    # After that the series goes on as usual, from the new time line.
+    following = UsageResult()
+    summary_points(_later(summary, -3600 + 15, cpu_seconds=2.5), None, sampling, following)
+    agent = _agent(_points_by(following, "kubernetes_pod_container"))
+    assert agent.fields["interval_seconds"] == 15
+    assert agent.fields["cpu_core_seconds"] == pytest.approx(0.5)
