@@ -97,17 +97,20 @@ class SamplingState:
             prev_time, prev_counter, prev_start, prev_interval, prev_increment = previous
             if time == prev_time:
                 return Sample(prev_interval, prev_increment)
-            gap = time - prev_time
-            interval = min(gap, self.cap)
-            if counter is None:
-                increment = 0.0
-            elif start == prev_start and prev_counter is not None and counter >= prev_counter:
-                increment = counter - prev_counter
-            elif start is not None and time - start <= gap:
-                # Restarted within the gap: everything the new container used is in its counter.
-                increment = counter
+            if start is not None and start != prev_start and prev_time <= start <= time:
+                # A new instance (the container restarted since the last sample) is charged from its
+                # own start, and everything it used is in its own counter; the time before it started
+                # was the old instance's end and the back-off, which the last sample already covered.
+                interval = min(time - start, self.cap)
+                increment = counter if counter is not None else 0.0
             else:
-                increment = (rate or 0.0) * interval
+                interval = min(time - prev_time, self.cap)
+                if counter is None:
+                    increment = 0.0
+                elif start == prev_start and prev_counter is not None and counter >= prev_counter:
+                    increment = counter - prev_counter
+                else:
+                    increment = (rate or 0.0) * interval
         else:
             since_start = time - start if start is not None else None
             if since_start is not None and 0 <= since_start <= self.cap:

@@ -253,3 +253,27 @@ def test_rerunning_the_inventory_and_gpu_cycles_on_the_same_cluster_state_rewrit
     assert cycles.run_inventory_cycle(kube=kube, store=store, redis=redis_db).ok
     assert cycles.run_gpu_cycle(kube=kube, store=store, redis=redis_db).ok
     assert _point_counts(store) == first
+
+
+def _per_pod(store, field, start, end):
+    series = store.query(
+        f'SELECT sum("{field}") FROM "kubernetes_pod_container" WHERE time > $start AND time <= $end '
+        'GROUP BY "namespace", "pod_name"',
+        params={"start": start, "end": end},
+    )
+    return {(s["tags"]["namespace"], s["tags"]["pod_name"]): s["values"][0][1] for s in series}
+
+
+def test_a_crash_looping_pod_is_charged_the_memory_it_used_and_not_its_back_off(make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    start = simulator.get("/sim/state")["now"]
+    _run(simulator, store, redis_db, steps=120, gpu=False)  # half a simulated hour: back-offs up to 5 min
+    end = simulator.get("/sim/state")["now"]
+    truth = {(p["namespace"], p["pod"]): p for p in simulator.get("/sim/truth", start=start, end=end)["pods"]}
+    crashlooping = [pod for pod in truth if pod[1].startswith("worker-broken")]
+    assert crashlooping
+    memory = _per_pod(store, "memory_working_set_bytes_integral", start, end)
+    cpu = _per_pod(store, "cpu_core_seconds", start, end)
+    for pod in crashlooping:
+        assert memory[pod] == pytest.approx(truth[pod]["memory_byte_seconds"], rel=0.005), pod
+        assert cpu[pod] == pytest.approx(truth[pod]["cpu_core_seconds"], rel=0.005), pod

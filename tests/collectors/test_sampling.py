@@ -46,11 +46,12 @@ def test_a_gap_longer_than_the_cap_charges_the_cap_but_keeps_the_exact_counter()
     assert sample.increment == 150.0
 
 
-def test_a_restart_inside_the_gap_charges_the_new_containers_counter():
+def test_a_restart_inside_the_gap_charges_the_new_container_from_its_start_with_its_own_counter():
     state = SamplingState(cap_seconds=30, nominal_seconds=15)
     state.advance("c", 1000, start=0, counter=500.0)
     sample = state.advance("c", 1015, start=1008, counter=2.0)
-    assert (sample.interval, sample.increment) == (15, 2.0)
+    assert (sample.interval, sample.increment) == (7, 2.0)
+    assert state.advance("c", 1015, start=1008, counter=2.0) == sample  # a rerun: same point
 
 
 def test_a_container_born_since_the_last_cycle_is_charged_from_its_start():

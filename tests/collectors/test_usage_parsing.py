@@ -237,3 +237,21 @@ def test_a_kubelet_whose_clock_stepped_back_has_its_samples_written_as_a_new_ser
     agent = _agent(_points_by(following, "kubernetes_pod_container"))
     assert agent.fields["interval_seconds"] == 15
     assert agent.fields["cpu_core_seconds"] == pytest.approx(0.5)
+
+
+def test_a_container_restarted_since_the_last_sample_is_charged_from_its_start_time():
+    summary = _load("kubelet-stats-summary.json")
+    sampling = SamplingState(cap_seconds=30, nominal_seconds=15)
+    summary_points(summary, None, sampling, UsageResult())
+    restarted = _later(summary, 30)
+    pod = next(p for p in restarted["pods"] if p["podRef"]["name"] == "dd-agent-ntepl")
+    agent = next(c for c in pod["containers"] if c["name"] == "agent")
+    sample_time = epoch_seconds(agent["cpu"]["time"])
+    agent["startTime"] = datetime.fromtimestamp(sample_time - 5, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    agent["cpu"]["usageCoreNanoSeconds"] = 400_000_000  # the new instance's own counter
+    result = UsageResult()
+    summary_points(restarted, None, sampling, result)
+    point = _agent(_points_by(result, "kubernetes_pod_container"))
+    assert point.fields["interval_seconds"] == 5
+    assert point.fields["memory_working_set_bytes_integral"] == agent["memory"]["workingSetBytes"] * 5
+    assert point.fields["cpu_core_seconds"] == pytest.approx(0.4)
