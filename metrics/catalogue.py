@@ -19,7 +19,9 @@ says how a window is aggregated:
     the per-second rate of a cumulative counter: ``sum`` adds the per-sample rates (the legacy
     meaning), ``integral`` is the increase, ``max`` the highest rate.
 ``ratio``
-    ``field / other`` on one node (reservation, utilisation); raw rows only.
+    ``field / other`` on one node (reservation, utilisation); raw rows only. The two fields may
+    be in different points (usage from the usage cycle, allocatable from the inventory): each
+    sample of ``field`` is divided by the node's latest ``other`` at or before it.
 """
 
 from dataclasses import dataclass

@@ -40,6 +40,10 @@ class Kind:
     name = ""
     # Whether a raw span may be cut into pieces read in parallel (a difference across a cut is lost).
     splittable = True
+    # How ``metrics.raw`` reads raw rows: "select" the ``raw_value`` expression; "rate": the
+    # counter, differentiated in Python; "as_of": ``field`` divided by the latest ``other`` of the
+    # series at or before each sample, joined in Python (the two are in different points).
+    raw_reader = "select"
 
     def has_integral(self, metric):
         return False
@@ -179,6 +183,7 @@ class Rate(Kind):
 
     name = "rate"
     splittable = False
+    raw_reader = "rate"
 
     def has_integral(self, metric):
         return True
@@ -202,12 +207,18 @@ class Rate(Kind):
 
 
 class Ratio(Kind):
-    """``field / other`` on one node (reservation, utilisation); raw rows only."""
+    """``field / other`` on one node (reservation, utilisation); raw rows only.
+
+    The two fields need not share a point: a node's usage comes from the usage cycle, its
+    allocatable from the inventory, at other times. Each sample of ``field`` is divided by the
+    latest ``other`` of the same node at or before it (``metrics.raw``).
+    """
 
     name = "ratio"
+    raw_reader = "as_of"
 
     def raw_value(self, metric):
-        return f"{_f(metric.measurement, metric.field)} / {_f(metric.measurement, metric.other)}"
+        return None  # two points per row: joined in Python, see metrics.raw
 
 
 KINDS = {kind.name: kind for kind in (Gauge(), Increment(), Difference(), Counter(), Rate(), Ratio())}

@@ -2,6 +2,10 @@
 
 from datetime import timedelta
 
+from collectors.inventory import node_inventory
+from collectors.podspec import ContainerSpec, PodInfo
+from collectors.sampling import SamplingState
+from collectors.usage import node_usage_point
 from kubemon.timeseries import Point, get_store
 from tests.support.base import BaseTestCase, container_series, epoch, hours_ago, network_series, uses_store, write
 
@@ -158,3 +162,101 @@ class NodeAndGpuMetricTests(BaseTestCase):
         # The unattributed GPU belongs to no namespace and is in no namespace's sum.
         self.assertEqual([(r["namespace_name"], r["sum"], r["integral"]) for r in agg],
                          [("alpha-dev", 2048.0, 2048.0 * 15)])
+
+
+def node_json(name, cpu, memory):
+    """A Kubernetes node object as the inventory cycle lists it."""
+    resources = {"cpu": cpu, "memory": memory, "pods": "110"}
+    return {"metadata": {"name": name, "labels": {}}, "spec": {},
+            "status": {"capacity": dict(resources), "allocatable": resources,
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def node_summary(name, moment, millicores, working_set):
+    """The ``node`` part of a kubelet /stats/summary, as the usage cycle reads it."""
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"nodeName": name,
+            "cpu": {"time": stamp, "usageNanoCores": millicores * 1_000_000,
+                    "usageCoreNanoSeconds": int(epoch(moment)) * millicores * 1_000_000},
+            "memory": {"time": stamp, "workingSetBytes": working_set, "usageBytes": working_set * 1.25}}
+
+
+def running_pod(node, millicores, memory):
+    return PodInfo(namespace="alpha-dev", name=f"pod-on-{node}", uid="u", node=node, phase="Running",
+                   state="running", reason="", owner_kind="", owner_name="", start_time="",
+                   containers={"app": ContainerSpec(requests_millicpu=millicores, requests_memory=memory)})
+
+
+@uses_store
+class NodeRatioTests(BaseTestCase):
+    """Utilisation and reservation from points written by the real usage and inventory code: the
+    usage fields and the allocatable ones are in different points with different timestamps."""
+
+    GIB = 2**30
+
+    def setUp(self):
+        super().setUp()
+        self.start = hours_ago(2)
+        pods = {("alpha-dev", "a"): running_pod("node-1", 1000, 2 * self.GIB),
+                ("alpha-dev", "b"): running_pod("node-2", 500, self.GIB)}
+        points = []
+        # Inventory: node-1 has 4 cores and 16 GiB allocatable until start+105 s, then 2 cores and
+        # 8 GiB; node-2 has 8 cores and 32 GiB. The first inventory is before the window begins.
+        for offset, node_1 in ((-25, ("4", "16Gi")), (5, ("4", "16Gi")), (35, ("4", "16Gi")), (105, ("2", "8Gi")),
+                               (135, ("2", "8Gi"))):
+            inventory, _ = node_inventory([node_json("node-1", *node_1), node_json("node-2", "8", "32Gi")], pods,
+                                          epoch(self.start) + offset)
+            points += inventory
+        # Usage: every 15 s from the window's begin, 1 core and 4 GiB of working set on each node.
+        sampling = SamplingState()
+        for i in range(12):
+            moment = self.start + timedelta(seconds=15 * i)
+            for name in ("node-1", "node-2"):
+                points.append(node_usage_point(node_summary(name, moment, 1000, 4 * self.GIB), sampling))
+        write(points)
+        self.body = {"timeBeginInterval": self.start.isoformat(),
+                     "timeEndInterval": (self.start + timedelta(minutes=10)).isoformat(), "limit": 1000}
+
+    def rows(self, metric, **body):
+        response = self.post_metric(metric, {**self.body, **body}, who="global")
+        self.assertEqual(response.status_code, 200, response.content)
+        return response.json()
+
+    def at(self, seconds):
+        return (self.start + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def test_cpu_utilisation_divides_each_usage_sample_by_the_nodes_latest_allocatable_at_or_before_it(self):
+        rows = self.rows("cpu/node_utilization")
+        node_1 = [(r["time"], r["value"]) for r in rows if r["nodename"] == "node-1"]
+        # Samples at 0..90 s use the 4 cores of the inventory at -25, 5 or 35 s; from 105 s
+        # (an inventory at that very second) on, the 2 cores.
+        self.assertEqual(node_1, [(self.at(15 * i), 0.5 if 15 * i >= 105 else 0.25) for i in range(11, -1, -1)])
+        node_2 = [r["value"] for r in rows if r["nodename"] == "node-2"]
+        self.assertEqual(node_2, [0.125] * 12)
+        self.assertEqual({(r["type"], r["unit"]) for r in rows}, {("node", "fraction")})
+
+    def test_memory_utilisation_uses_the_working_set_over_the_allocatable_memory(self):
+        rows = self.rows("memory/node_utilization")
+        self.assertEqual([r["value"] for r in rows if r["nodename"] == "node-1"], [0.5] * 5 + [0.25] * 7)
+        self.assertEqual([r["value"] for r in rows if r["nodename"] == "node-2"], [0.125] * 12)
+
+    def test_utilisation_rows_are_the_limit_newest_samples_of_every_node_newest_first(self):
+        rows = self.rows("cpu/node_utilization", limit="3")
+        self.assertEqual(len(rows), 3)
+        self.assertEqual([r["time"] for r in rows], sorted((r["time"] for r in rows), reverse=True))
+        self.assertEqual(rows[0]["time"], self.at(165))
+        self.assertTrue(all(r["value"] is not None for r in rows))
+
+    def test_a_usage_sample_older_than_any_allocatable_has_no_utilisation(self):
+        body = {"timeBeginInterval": (self.start - timedelta(minutes=5)).isoformat()}
+        write([node_usage_point(node_summary("node-3", self.start - timedelta(minutes=1), 1000, self.GIB),
+                                SamplingState())])
+        rows = self.rows("cpu/node_utilization", **body)
+        self.assertEqual([r["value"] for r in rows if r["nodename"] == "node-3"], [None])
+
+    def test_reservation_divides_the_pod_requests_by_the_allocatable_of_the_same_inventory(self):
+        cpu = self.rows("cpu/node_reservation")
+        self.assertEqual([(r["time"], r["value"]) for r in cpu if r["nodename"] == "node-1"],
+                         [(self.at(135), 0.5), (self.at(105), 0.5), (self.at(35), 0.25), (self.at(5), 0.25)])
+        memory = self.rows("memory/node_reservation")
+        self.assertEqual([r["value"] for r in memory if r["nodename"] == "node-2"], [1 / 32] * 4)
