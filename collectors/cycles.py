@@ -223,7 +223,9 @@ def _gpu(report, kube, store, redis, pod_watch=None):
     # Most exporters put no time on their samples: they get the cycle's slot, so that a rerun rewrites them.
     stamp = source_slot(redis, schedule)
     started = time.perf_counter()
-    points, errors = gpu_collector.collect_gpu(exporters, sampling, stamp)
+    # GPUs without pod labels (Jetson, DCGM outside Kubernetes mode) go to the pod that requests them.
+    points, errors = gpu_collector.collect_gpu(exporters, sampling, stamp,
+                                               pods=lambda: _pod_index(kube, pod_watch, report))
     report.seconds["scrape"] = time.perf_counter() - started
     if errors:
         report.error = "; ".join(errors)
@@ -265,7 +267,7 @@ def run_inventory_cycle(**kwargs):
 
 
 def run_gpu_cycle(**kwargs):
-    return _run("gpu", _gpu, needs=("kube",), **kwargs)
+    return _run("gpu", _gpu, needs=("kube", "pods"), **kwargs)
 
 
 def run_rollup_cycle(**kwargs):

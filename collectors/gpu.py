@@ -133,8 +133,51 @@ def scrape(exporter, default_time, timeout=5.0, session=None):
         raise ExporterError(f"GPU exporter {exporter.url} sent unreadable text: {exc}") from exc
 
 
-def collect_gpu(exporters, sampling, default_time, timeout=5.0, workers=8):
-    """``(points, errors)`` for every GPU of every exporter."""
+def _gpu_holders(pods):
+    """``{node: [(PodInfo, GPUs requested, the requesting container or "")]}`` of the running pods
+    that request GPUs (``nvidia.com/gpu``, MIG and other GPU resources: ``podspec.gpu_count``)."""
+    holders = {}
+    for info in pods.values():
+        if info.phase != "Running" or not info.node:
+            continue
+        requesting = [name for name, spec in info.containers.items() if spec.requests_gpu]
+        if requesting:
+            gpus = sum(info.containers[name].requests_gpu for name in requesting)
+            holders.setdefault(info.node, []).append((info, gpus, requesting[0] if len(requesting) == 1 else ""))
+    return holders
+
+
+def attribute_by_requests(gpus, pods):
+    """Give the GPUs that no exporter label attributes to the pod whose spec requests them.
+
+    ``gpus`` is ``{(node, gpu, uuid): entry}`` as the parsers return it, ``pods`` the
+    ``podspec.index_pods`` map. The Jetson exporter never has pod labels, nor has DCGM outside
+    Kubernetes mode. When a node's page labels none of its GPUs, and exactly one running pod on
+    that node requests GPUs, as many as the page shows, they are that pod's. Anything else is
+    ambiguous and stays unattributed, and so does an unlabelled GPU beside labelled ones: DCGM in
+    Kubernetes mode labels every GPU it has given out, so that one is idle.
+    """
+    by_node = {}
+    for (node, _gpu, _uuid), entry in gpus.items():
+        by_node.setdefault(node, []).append(entry)
+    holders = _gpu_holders(pods)
+    for node, entries in by_node.items():
+        here = holders.get(node, ())
+        if len(here) != 1 or any(entry["tags"]["pod_name"] for entry in entries):
+            continue
+        info, requested, container = here[0]
+        if requested != len(entries):
+            continue
+        for entry in entries:
+            entry["tags"].update(namespace=info.namespace, pod_name=info.name, container_name=container)
+
+
+def collect_gpu(exporters, sampling, default_time, pods=None, timeout=5.0, workers=8):
+    """``(points, errors)`` for every GPU of every exporter.
+
+    ``pods`` (the pod index, or a callable that returns it, called only when some GPU has no pod
+    labels) attributes unlabelled GPUs by the pods' GPU requests (``attribute_by_requests``).
+    """
     points, errors = [], []
     if not exporters:
         return points, errors
@@ -147,16 +190,20 @@ def collect_gpu(exporters, sampling, default_time, timeout=5.0, workers=8):
 
     with ThreadPoolExecutor(max_workers=min(workers, len(exporters))) as pool:
         results = list(pool.map(fetch, exporters))
+    gpus = {}
     for result in results:
         if isinstance(result, Exception):
             log.warning("%s", result)
             errors.append(str(result))
-            continue
-        for (node, gpu, uuid), entry in result.items():
-            sample = sampling.advance(f"g/{node}/{gpu}/{uuid}", entry["time"])
-            fields = dict(entry["fields"], interval_seconds=float(sample.interval))
-            for name, integral in _INTEGRALS:
-                if name in fields:
-                    fields[integral] = fields[name] * sample.interval
-            points.append(Point(GPU, entry["tags"], fields, entry["time"]))
+        else:
+            gpus.update(result)
+    if pods is not None and any(not entry["tags"]["pod_name"] for entry in gpus.values()):
+        attribute_by_requests(gpus, pods() if callable(pods) else pods)
+    for (node, gpu, uuid), entry in gpus.items():
+        sample = sampling.advance(f"g/{node}/{gpu}/{uuid}", entry["time"])
+        fields = dict(entry["fields"], interval_seconds=float(sample.interval))
+        for name, integral in _INTEGRALS:
+            if name in fields:
+                fields[integral] = fields[name] * sample.interval
+        points.append(Point(GPU, entry["tags"], fields, entry["time"]))
     return points, errors

@@ -277,3 +277,24 @@ def test_a_crash_looping_pod_is_charged_the_memory_it_used_and_not_its_back_off(
     for pod in crashlooping:
         assert memory[pod] == pytest.approx(truth[pod]["memory_byte_seconds"], rel=0.005), pod
         assert cpu[pod] == pytest.approx(truth[pod]["cpu_core_seconds"], rel=0.005), pod
+
+
+def test_a_jetson_gpu_is_attributed_to_the_pod_that_requests_it(make_simulator, store, redis_db):
+    simulator = make_simulator(**SCENARIO)
+    start = simulator.get("/sim/state")["now"]
+    _run(simulator, store, redis_db, steps=8)
+    end = simulator.get("/sim/state")["now"]
+    jetsons = [n["name"] for n in simulator.get("/sim/state")["nodes"] if n["gpu_kind"] == "jetson"]
+    assert jetsons
+    truth = simulator.get("/sim/truth", start=start, end=end)["pods"]
+    for node in jetsons:
+        (gpu_pod,) = [p for p in truth if p["node"] == node and p["gpu_seconds_requested"]]
+        series = store.query(
+            'SELECT count("utilization_percent"), sum("utilization_percent_integral") FROM "gpu" '
+            'WHERE "node_name" = $node AND time > $start AND time <= $end GROUP BY "namespace", "pod_name"',
+            params={"node": node, "start": start, "end": end},
+        )
+        assert [(s["tags"]["namespace"], s["tags"]["pod_name"]) for s in series] == [
+            (gpu_pod["namespace"], gpu_pod["pod"])]
+        assert series[0]["values"][0][1] == 8
+        assert series[0]["values"][0][2] / 100 == pytest.approx(gpu_pod["gpu_seconds_used"], rel=0.005)

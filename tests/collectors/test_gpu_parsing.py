@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.gpu import Exporter, exporters_from_nodes, parse_dcgm, parse_jetson
+from collectors.gpu import Exporter, attribute_by_requests, exporters_from_nodes, parse_dcgm, parse_jetson
+from collectors.podspec import ContainerSpec, PodInfo
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -67,3 +68,51 @@ def test_it_finds_exporters_in_node_annotations_and_settings():
 def test_garbage_text_is_an_error_not_a_crash():
     with pytest.raises(ValueError):
         parse_dcgm('DCGM_FI_DEV_GPU_UTIL{gpu="0" 12\n', 1)
+
+
+def _pod(name, node, gpus, phase="Running", containers=("main",)):
+    specs = {c: ContainerSpec(requests_gpu=gpus if i == 0 else 0) for i, c in enumerate(containers)}
+    return PodInfo("ml", name, "uid-" + name, node, phase, "running", "", "", "", "", specs)
+
+
+def _index(*pods):
+    return {(p.namespace, p.name): p for p in pods}
+
+
+JETSON_PAGE = '# TYPE gpu_usage_gpu gauge\ngpu_usage_gpu 42.0\n'
+
+
+def test_a_jetson_gpu_goes_to_the_one_running_pod_on_its_node_that_requests_a_gpu():
+    gpus = parse_jetson(JETSON_PAGE, 7, "jetson-1")
+    pods = _index(_pod("infer", "jetson-1", 1, containers=("infer", "sidecar")), _pod("web", "jetson-1", 0),
+                  _pod("done", "jetson-1", 1, phase="Succeeded"), _pod("elsewhere", "jetson-2", 1))
+    attribute_by_requests(gpus, pods)
+    (entry,) = gpus.values()
+    assert (entry["tags"]["namespace"], entry["tags"]["pod_name"], entry["tags"]["container_name"]) == (
+        "ml", "infer", "infer")
+
+
+def test_a_jetson_gpu_shared_by_two_pods_stays_unattributed():
+    gpus = parse_jetson(JETSON_PAGE, 7, "jetson-1")
+    attribute_by_requests(gpus, _index(_pod("a", "jetson-1", 1), _pod("b", "jetson-1", 1)))
+    assert next(iter(gpus.values()))["tags"]["pod_name"] == ""
+
+
+def test_dcgm_without_pod_labels_gives_the_node_to_a_pod_that_requests_all_its_gpus():
+    text = (SAMPLES / "dcgm-exporter-metrics.txt").read_text()
+    gpus = parse_dcgm(text, default_time=1, node="gpu-1")
+    assert len(gpus) == 2
+    attribute_by_requests(gpus, _index(_pod("train", "gpu-1", 2)))
+    assert {entry["tags"]["pod_name"] for entry in gpus.values()} == {"train"}
+    # One GPU of two requested: which one is not known, so neither is attributed.
+    gpus = parse_dcgm(text, default_time=1, node="gpu-1")
+    attribute_by_requests(gpus, _index(_pod("small", "gpu-1", 1)))
+    assert {entry["tags"]["pod_name"] for entry in gpus.values()} == {""}
+
+
+def test_an_unlabelled_gpu_beside_labelled_ones_stays_idle():
+    text = (SAMPLES / "dcgm-exporter-h100-mig-pod-labels-excerpt.txt").read_text().replace(
+        "DCGM_FI_DEV_MEMORY_TEMP", "DCGM_FI_DEV_GPU_TEMP")
+    gpus = parse_dcgm(text, default_time=1, node="h100")
+    attribute_by_requests(gpus, _index(_pod("other", "h100", len(gpus))))
+    assert "other" not in {entry["tags"]["pod_name"] for entry in gpus.values()}
