@@ -34,18 +34,22 @@ def rollup_select(measurement):
     """The aggregate list for one measurement (identifiers from the schema whitelist only)."""
     q = quote_identifier
     parts = []
+    # Sums and maxima are cast to float: raw fields shared with Telegraf are integers
+    # (schema.INTEGER_FIELDS) while older shards may hold floats, and the rollup's own fields
+    # must keep one type in every shard whatever the raw type was.
     for name in INTEGRAL_FIELDS.get(measurement, ()):
         parts += [
-            f"sum({q(name + '_integral')}) AS {q(name + '_integral')}",
-            f"sum({q(name)}) AS {q(name + '_sum')}",
-            f"max({q(name)}) AS {q(name + '_max')}",
+            f"sum({q(name + '_integral')}::float) AS {q(name + '_integral')}",
+            f"sum({q(name)}::float) AS {q(name + '_sum')}",
+            f"max({q(name)}::float) AS {q(name + '_max')}",
             f"count({q(name)}) AS {q(name + '_samples')}",
         ]
     for name in SUMMED_FIELDS.get(measurement, ()):
-        parts.append(f"sum({q(name)}) AS {q(name)}")
+        parts.append(f"sum({q(name)}::float) AS {q(name)}")
     for name in MAX_FIELDS.get(measurement, ()):
+        # Cumulative counters: integers in raw data (Telegraf's type too) and in the rollup.
         parts.append(f"max({q(name)}) AS {q(name + '_max')}")
-    parts.append(f"sum({q('interval_seconds')}) AS {q('interval_seconds')}")
+    parts.append(f"sum({q('interval_seconds')}::float) AS {q('interval_seconds')}")
     return ", ".join(parts)
 
 

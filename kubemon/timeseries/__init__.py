@@ -43,6 +43,7 @@ def get_store():
     from kubemon.redis import get_redis
     from kubemon.timeseries.backlog import RollupBacklog
     from kubemon.timeseries.client import InfluxClient
+    from kubemon.timeseries.deadletter import DeadLetters
     from kubemon.timeseries.spool import FileSpool, RedisSpool
 
     client = InfluxClient(
@@ -64,7 +65,7 @@ def get_store():
     return TimeseriesStore(client, spool=spool, batch_lines=settings.INFLUXDB_BATCH_LINES,
                            create_database=settings.INFLUXDB_CREATE_DATABASE,
                            retention=(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION),
-                           backlog=RollupBacklog(get_redis()))
+                           backlog=RollupBacklog(get_redis()), dead_letters=DeadLetters(get_redis()))
 
 
 def reset_store():

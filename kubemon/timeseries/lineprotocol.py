@@ -22,13 +22,15 @@ field yields no line.
 
 Field types: an int is an integer field (``5i``) and a float a float field, except for the
 fields that ``schema.FLOAT_FIELDS`` types as floats, where an int is written without the ``i``
-and InfluxDB reads a float; a string or a boolean for one of those raises ``LineProtocolError``.
+and InfluxDB reads a float, and those ``schema.INTEGER_FIELDS`` types as integers (Telegraf's),
+where a float is written rounded with an ``i``; a string or a boolean for a typed field raises
+``LineProtocolError``.
 """
 
 
 import math
 
-from kubemon.timeseries.schema import FLOAT_FIELDS
+from kubemon.timeseries.schema import FLOAT_FIELDS, INTEGER_FIELDS
 
 _MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "=": "\\="})
@@ -113,17 +115,18 @@ def format_fields_one_by_one(fields, measurement=None):
     append = parts.append
     prefixes = _field_prefixes
     floats = FLOAT_FIELDS.get(measurement, ())
+    ints = INTEGER_FIELDS.get(measurement, ())
     for key, value in fields.items():
         prefix = prefixes.get(key) or _field_prefix(key)
         kind = type(value)
         if kind is float:
             if value - value == 0.0:
-                append(prefix + repr(value))
+                append(f"{prefix}{round(value)}i" if key in ints else prefix + repr(value))
         elif kind is int:
             append(f"{prefix}{value}" if key in floats else f"{prefix}{value}i")
         elif value is None:
             continue
-        elif key in floats and (kind is bool or kind is str):
+        elif (key in floats or key in ints) and (kind is bool or kind is str):
             # Written as they are, these would flip the field's type and InfluxDB would refuse the batch.
             raise LineProtocolError(f"field {key!r} must be a number, not {value!r}")
         elif kind is bool:
@@ -136,7 +139,7 @@ def format_fields_one_by_one(fields, measurement=None):
             append(f"{prefix}{int(value)}" if key in floats else f"{prefix}{int(value)}i")
         elif isinstance(value, float):
             if math.isfinite(value):
-                append(prefix + repr(float(value)))
+                append(f"{prefix}{round(value)}i" if key in ints else prefix + repr(float(value)))
         else:
             raise LineProtocolError(f"field {key!r} has unsupported type {kind.__name__}")
     return ",".join(parts)
@@ -150,11 +153,13 @@ _templates = {}
 
 def _template(measurement, names, kinds):
     floats = FLOAT_FIELDS.get(measurement, ())
+    ints = INTEGER_FIELDS.get(measurement, ())
     parts = []
     for name, kind in zip(names, kinds, strict=True):
         prefix = (_field_prefixes.get(name) or _field_prefix(name)).replace("%", "%%")
         if kind is float:
-            parts.append(prefix + "%r")
+            # %.0f rounds half to even, as round() does in the one-by-one path.
+            parts.append(prefix + ("%.0fi" if name in ints else "%r"))
         elif kind is int:
             parts.append(prefix + ("%d" if name in floats else "%di"))
         else:

@@ -179,29 +179,43 @@ MAX_FIELDS = {
 }
 ROLLUP_SUFFIXES = ("_integral", "_sum", "_max", "_samples")
 
-# Fields that InfluxDB stores as floats although their values are mostly whole numbers (bytes,
-# nanocores, seconds). The serialiser writes a Python int given for one of them without the ``i``
-# suffix, so InfluxDB still reads a float: a field's type can never flip with its value (InfluxDB
-# refuses a batch with a type conflict), and the collectors may keep the kubelet's integers as
-# they are, which formats about three times faster than a float (docs/benchmarks.md). Every
-# other field takes its type from the Python value: int → integer, float → float.
-_INTEGER_USAGE_FIELDS = {"cpu_usage_core_nanoseconds", "memory_page_faults", "memory_major_page_faults",
-                         "restarts_total"}
+# Field types. InfluxDB fixes a field's type per shard by the first point that has it and refuses
+# (drops) later points of the other type, so the fields kubemon shares with Telegraf's
+# ``kubernetes`` and ``kube_inventory`` inputs are written with Telegraf's type: integers (its
+# structs are Go int64, written with an ``i``). The serialiser writes a float given for one of them
+# rounded, as an integer. kubemon's own numeric fields (intervals, integrals, CPU-seconds, GPU
+# requests) are floats: a Python int given for one of them is written without the ``i``, so its
+# type never flips with its value. Every other field takes its type from the Python value.
+# Readers cast to float (``::float``), so shards of either type read the same.
+INTEGER_FIELDS = {
+    CONTAINER: frozenset({
+        "cpu_usage_nanocores", "cpu_usage_core_nanoseconds", "memory_usage_bytes", "memory_working_set_bytes",
+        "memory_rss_bytes", "memory_page_faults", "memory_major_page_faults", "rootfs_available_bytes",
+        "rootfs_capacity_bytes", "rootfs_used_bytes", "resource_requests_millicpu_units",
+        "resource_requests_memory_bytes", "resource_limits_millicpu_units", "resource_limits_memory_bytes",
+        "restarts_total",
+    }),
+    NODE: frozenset({
+        "cpu_usage_nanocores", "cpu_usage_core_nanoseconds", "memory_available_bytes", "memory_usage_bytes",
+        "memory_working_set_bytes", "memory_rss_bytes", "memory_page_faults", "memory_major_page_faults",
+        "network_rx_bytes", "network_rx_errors", "network_tx_bytes", "network_tx_errors", "fs_available_bytes",
+        "fs_capacity_bytes", "fs_used_bytes", "capacity_millicpu_cores", "capacity_memory_bytes", "capacity_pods",
+        "allocatable_millicpu_cores", "allocatable_memory_bytes", "allocatable_pods",
+    }),
+    NETWORK: frozenset({"rx_bytes", "rx_errors", "tx_bytes", "tx_errors"}),
+    VOLUME: frozenset({"used_bytes", "capacity_bytes", "available_bytes"}),
+}
 FLOAT_FIELDS = {
     CONTAINER: frozenset(
-        {f for f in MEASUREMENTS[CONTAINER].fields if f not in _INTEGER_USAGE_FIELDS}
+        {f for f in MEASUREMENTS[CONTAINER].fields if f not in INTEGER_FIELDS[CONTAINER]}
         | {f + "_integral" for f in INTEGRAL_FIELDS[CONTAINER]}
     ),
     NODE: frozenset(
-        {"interval_seconds", "cpu_usage_nanocores", "memory_usage_bytes", "memory_working_set_bytes",
-         "memory_rss_bytes", "memory_available_bytes", "fs_used_bytes", "fs_capacity_bytes", "fs_available_bytes",
-         "capacity_millicpu_cores", "capacity_memory_bytes", "capacity_gpu", "allocatable_millicpu_cores",
-         "allocatable_memory_bytes", "allocatable_gpu", "requests_millicpu_units", "requests_memory_bytes",
+        {"interval_seconds", "capacity_gpu", "allocatable_gpu", "requests_millicpu_units", "requests_memory_bytes",
          "requests_gpu"}
         | {f + "_integral" for f in INTEGRAL_FIELDS[NODE]}
     ),
     NETWORK: frozenset({"interval_seconds"}),
-    VOLUME: frozenset({"used_bytes", "capacity_bytes", "available_bytes"}),
 }
 
 

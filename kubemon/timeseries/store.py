@@ -9,6 +9,7 @@ from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from kubemon.timeseries.conflicts import affected, coerce, parse_conflict
 from kubemon.timeseries.errors import TimeseriesDatabaseMissing, TimeseriesUnavailable, TimeseriesWriteError
 from kubemon.timeseries.lineprotocol import LineProtocolError, to_line
 
@@ -44,10 +45,12 @@ def _query_pool(workers):
 class TimeseriesStore:
     def __init__(self, client, spool=None, batch_lines=5000, retries=2, backoff=0.2, replay_budget=5.0,
                  max_series=1_000_000, max_values_per_tag=100_000, create_database=True,
-                 retention=("30d", "400d"), backlog=None):
+                 retention=("30d", "400d"), backlog=None, dead_letters=None):
         self.client = client
         # Hours that replayed batches wrote into, for the rollup to sum again (``backlog.py``).
         self.backlog = backlog
+        # Lines InfluxDB refuses for good, kept with its message (``deadletter.py``).
+        self.dead_letters = dead_letters
         # Like Telegraf (unless skip_database_creation): a write to a fresh InfluxDB creates the
         # database and the raw/hourly policies instead of losing the points.
         self.create_database = create_database
@@ -94,8 +97,11 @@ class TimeseriesStore:
             body = "\n".join(batch)
             if reachable:
                 try:
-                    self._write_with_retry(body, precision, policy)
-                    report.written += len(batch)
+                    refused, error = self._deliver(batch, precision, policy)
+                    report.written += len(batch) - refused
+                    report.rejected += refused
+                    if error:
+                        report.errors.append(error)
                     continue
                 except TimeseriesUnavailable as exc:
                     if self.spool is None:
@@ -103,15 +109,49 @@ class TimeseriesStore:
                     log.warning("InfluxDB unavailable, spooling the rest of this write: %s", exc)
                     report.errors.append(str(exc))
                     reachable = False
-                except TimeseriesWriteError as exc:
-                    # Bad data is not retried or spooled: it would be refused forever.
-                    log.error("InfluxDB rejected a batch of %d lines: %s", len(batch), exc)
-                    report.rejected += len(batch)
-                    report.errors.append(str(exc))
-                    continue
             self.spool.push(policy, precision, body)
             report.spooled += len(batch)
         return report
+
+    def _deliver(self, lines, precision, policy, most_conflicts=8):
+        """Write one batch; returns ``(refused line count, error text or None)``.
+
+        A numeric field type conflict is resolved by rewriting the dropped lines to the type the
+        shard has (``conflicts.py``) and writing the batch again (points InfluxDB already took
+        are rewritten identically). What InfluxDB still refuses is not retried or spooled (it
+        would be refused forever): it goes to the dead-letter list with InfluxDB's message.
+        Raises ``TimeseriesUnavailable`` when InfluxDB cannot be reached.
+        """
+        lines = list(lines)
+        for _ in range(most_conflicts):
+            try:
+                self._write_with_retry("\n".join(lines), precision, policy)
+                return 0, None
+            except TimeseriesUnavailable:
+                raise
+            except TimeseriesWriteError as exc:
+                error = str(exc)
+                conflict = parse_conflict(error)
+                hit = affected(lines, conflict) if conflict else []
+                if not (conflict and conflict.coercible and hit):
+                    # Unknown lines (a parse error): keep the whole batch, replaying it is harmless.
+                    refused = [lines[i] for i in hit] if hit else lines
+                    log.error("InfluxDB refused %d of %d lines: %s", len(refused), len(lines), error)
+                    if self.dead_letters is not None:
+                        self.dead_letters.keep(refused, error, policy, precision)
+                    return len(refused), error
+                log.warning("InfluxDB holds %s.%s as %s in this shard: writing %d lines' values as %s",
+                            conflict.measurement, conflict.field, conflict.existing, len(hit), conflict.existing)
+                for i in hit:
+                    lines[i] = coerce(lines[i], conflict)
+        error = "too many field type conflicts in one batch"
+        if self.dead_letters is not None:
+            self.dead_letters.keep(lines, error, policy, precision)
+        return len(lines), error
+
+    def dead_letter_entries(self):
+        """Lines InfluxDB refused for good, newest first (``deadletter.py``)."""
+        return self.dead_letters.entries() if self.dead_letters is not None else []
 
     def streaming_write(self, policy="raw", precision="s", writers=2):
         return StreamingWrite(self, policy, precision, writers)
@@ -154,19 +194,17 @@ class TimeseriesStore:
                 if entry is None:
                     break
                 policy, precision, body = entry
+                text = body.decode() if isinstance(body, bytes) else body
                 try:
-                    self._write_with_retry(body, precision, policy)
+                    self._deliver(text.split("\n"), precision, policy)
                 except TimeseriesUnavailable as exc:
                     log.info("spool replay paused, InfluxDB still unavailable: %s", exc)
                     break
-                except TimeseriesWriteError as exc:
-                    log.error("dropping a spooled batch InfluxDB refuses: %s", exc)
-                else:
-                    if self.backlog is not None and policy != "hourly":
-                        # Before the pop: a replay killed in between writes and marks again (idempotent).
-                        self.backlog.mark_lines(body, precision)
+                if self.backlog is not None and policy != "hourly":
+                    # Before the pop: a replay killed in between writes and marks again (idempotent).
+                    self.backlog.mark_lines(text, precision)
                 self.spool.pop()
-                replayed += body.count("\n") + 1
+                replayed += text.count("\n") + 1
         if replayed:
             log.info("replayed %d spooled lines", replayed)
         return replayed
@@ -252,6 +290,11 @@ class TimeseriesStore:
                 info["spooled_batches"] = len(self.spool)
             except Exception as exc:  # noqa: BLE001
                 info["spool_error"] = str(exc)
+        if self.dead_letters is not None:
+            try:
+                info["dead_letters"] = len(self.dead_letters)
+            except Exception as exc:  # noqa: BLE001
+                info["dead_letters_error"] = str(exc)
         return info
 
 

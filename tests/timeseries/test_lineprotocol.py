@@ -129,9 +129,15 @@ def _parse(line):
 
 def test_an_integer_for_a_field_the_schema_types_as_float_is_written_as_a_float():
     line = to_line("kubernetes_pod_container", {"pod_name": "p"},
-                   {"memory_usage_bytes": 5591040, "restarts_total": 2, "cpu_core_seconds": 0.25}, 10)
+                   {"interval_seconds": 15, "restarts_total": 2, "cpu_core_seconds": 0.25}, 10)
     assert line == ("kubernetes_pod_container,pod_name=p "
-                    "memory_usage_bytes=5591040,restarts_total=2i,cpu_core_seconds=0.25 10")
+                    "interval_seconds=15,restarts_total=2i,cpu_core_seconds=0.25 10")
+
+
+def test_a_float_for_a_field_telegraf_writes_as_an_integer_is_written_rounded_as_an_integer():
+    line = to_line("kubernetes_pod_container", {"pod_name": "p"},
+                   {"memory_usage_bytes": 5591040.6, "cpu_usage_nanocores": 1500000}, 10)
+    assert line == "kubernetes_pod_container,pod_name=p memory_usage_bytes=5591041i,cpu_usage_nanocores=1500000i 10"
 
 
 def test_a_string_or_a_boolean_for_a_float_field_is_refused():

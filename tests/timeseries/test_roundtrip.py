@@ -74,17 +74,20 @@ def test_it_keeps_integer_float_and_boolean_types(store):
 
 
 @pytest.mark.django_db
-def test_an_integer_and_a_float_for_a_float_field_never_conflict(store):
-    # InfluxDB refuses a whole batch whose field type differs from the stored one.
+def test_an_integer_and_a_float_for_a_typed_field_never_conflict(store):
+    # InfluxDB drops points whose field type differs from the stored one. Fields shared with
+    # Telegraf are integers as Telegraf writes them; kubemon's own are floats.
     tags = {"namespace": "types", "pod_name": "p", "container_name": "c", "node_name": "n"}
-    first = store.write([Point("kubernetes_pod_container", tags, {"memory_usage_bytes": 1.5}, T0 + 1)])
-    second = store.write([Point("kubernetes_pod_container", tags, {"memory_usage_bytes": 7}, T0 + 2)])
+    first = store.write([Point("kubernetes_pod_container", tags, {"memory_usage_bytes": 1.5, "cpu_core_seconds": 1.5},
+                               T0 + 1)])
+    second = store.write([Point("kubernetes_pod_container", tags, {"memory_usage_bytes": 7, "cpu_core_seconds": 7},
+                                T0 + 2)])
     assert (first.written, second.written, second.rejected) == (1, 1, 0)
     keys = store.query('SHOW FIELD KEYS FROM "kubernetes_pod_container"')[0]["values"]
-    assert ["memory_usage_bytes", "float"] in keys
-    series = store.query('SELECT "memory_usage_bytes" FROM "kubernetes_pod_container" WHERE "namespace" = $ns',
-                         params={"ns": "types"})
-    assert [row[1] for row in series[0]["values"]] == [1.5, 7]
+    assert ["memory_usage_bytes", "integer"] in keys and ["cpu_core_seconds", "float"] in keys
+    series = store.query('SELECT "memory_usage_bytes", "cpu_core_seconds" FROM "kubernetes_pod_container" '
+                         'WHERE "namespace" = $ns', params={"ns": "types"})
+    assert [row[1:] for row in series[0]["values"]] == [[2, 1.5], [7, 7]]
 
 
 @pytest.mark.django_db
