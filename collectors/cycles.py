@@ -12,11 +12,13 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from collectors import gpu as gpu_collector
 from collectors import inventory, rollup, snapshot
+from collectors.failures import influxdb_failure, redis_failure
 from collectors.kube import get_kube, get_pod_watch
-from collectors.kubeerrors import KubeError
+from collectors.kubeerrors import KubeConfigError, KubeError
 from collectors.podspec import index_pods
 from collectors.rollup import rollup_recent
 from collectors.sampling import SamplingState
@@ -33,7 +35,7 @@ from kubemon.cluster import (
 )
 from kubemon.redis import get_redis, try_lock
 from kubemon.temperatures import remember_latest
-from kubemon.timeseries import WriteReport, get_store
+from kubemon.timeseries import TimeseriesError, WriteReport, get_store
 from kubemon.timeseries.schema import TEMPERATURE
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class CycleReport:
     ok: bool = True
     skipped: bool = False
     error: str = ""
+    failure: str = ""  # what failed: "kubernetes", "configuration", "influxdb" or "redis"
     points: dict = field(default_factory=dict)  # measurement -> count
     pods_from: str = ""  # "watch" or "list": where the usage and inventory cycles took the pods from
     seconds: dict = field(default_factory=dict)  # phase -> seconds
@@ -53,6 +56,7 @@ class CycleReport:
     def as_dict(self):
         return {
             "name": self.name, "ok": self.ok, "skipped": self.skipped, "error": self.error,
+            **({"failure": self.failure} if self.failure else {}),
             "points": self.points, "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             **({"pods_from": self.pods_from} if self.pods_from else {}),
             "written": self.write.written, "spooled": self.write.spooled, "replayed": self.write.replayed,
@@ -99,33 +103,47 @@ def _finish(redis, report):
     return report
 
 
+def _fail(report, failure, error):
+    report.ok = False
+    report.failure = failure
+    report.error = error
+    log.error("%s cycle failed: %s", report.name, error)
+
+
 def _run(name, body, kube=None, store=None, redis=None, pod_watch=None, needs=()):
     """Run ``body`` under the cycle's lock; ``needs`` names what it uses of "kube" and "pods".
 
     Without ``kube``, the worker's client and pod watch are used; ``pod_watch=False`` lists pods
-    instead (a one-off run gains nothing from a watch).
+    instead (a one-off run gains nothing from a watch). A failure of the Kubernetes API, InfluxDB
+    or Redis fails the cycle with one line naming it (``report.failure``, ``report.error``), and
+    logs that line without a traceback; the next cycle tries again.
     """
     redis = redis or get_redis()
+    store = store or get_store()
     report = CycleReport(name)
-    with cycle_lock(redis, name, int(_schedule(name) * 2)) as acquired:
-        if not acquired:
-            log.warning("%s cycle skipped: the previous one is still running", name)
-            report.skipped = True
-            return report
-        started = time.perf_counter()
-        try:
-            with cyclic_gc_paused():
-                if kube is None and "kube" in needs:
-                    kube = get_kube()
-                    if "pods" in needs and pod_watch is None:
-                        pod_watch = get_pod_watch()
-                body(report, kube, store or get_store(), redis, pod_watch or None)
-        except KubeError as exc:
-            report.ok = False
-            report.error = str(exc)
-            log.error("%s cycle failed: %s", name, exc)
-            set_health(redis, "unknown", str(exc))
-        report.seconds["total"] = time.perf_counter() - started
+    try:
+        with cycle_lock(redis, name, int(_schedule(name) * 2)) as acquired:
+            if not acquired:
+                log.warning("%s cycle skipped: the previous one is still running", name)
+                report.skipped = True
+                return report
+            started = time.perf_counter()
+            try:
+                with cyclic_gc_paused():
+                    if kube is None and "kube" in needs:
+                        kube = get_kube()
+                        if "pods" in needs and pod_watch is None:
+                            pod_watch = get_pod_watch()
+                    body(report, kube, store, redis, pod_watch or None)
+            except KubeError as exc:
+                _fail(report, "configuration" if isinstance(exc, KubeConfigError) else "kubernetes", str(exc))
+                set_health(redis, "unknown", str(exc))
+            except TimeseriesError as exc:
+                _fail(report, "influxdb", influxdb_failure(exc, store.url))
+            report.seconds["total"] = time.perf_counter() - started
+    except RedisError as exc:
+        _fail(report, "redis", redis_failure(exc, redis))
+        return report  # nowhere to keep it
     return _finish(redis, report)
 
 

@@ -14,7 +14,7 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from collectors.kubeerrors import KubeAccessDenied, KubeError, KubeNotFound, KubeUnavailable
+from collectors.kubeerrors import KubeAccessDenied, KubeConfigError, KubeError, KubeNotFound, KubeUnavailable
 from collectors.kubetypes import WatchFailed, decode_pod_list, decode_watch_event
 from collectors.podwatch import PodWatch
 
@@ -82,7 +82,7 @@ class KubeClient:
                 k8s_config.load_kube_config(config_file=kubeconfig or None, client_configuration=configuration)
         except (k8s_config.ConfigException, OSError, TypeError) as exc:
             where = "the in-cluster service account" if in_cluster else (kubeconfig or "~/.kube/config")
-            raise KubeError(f"cannot load the Kubernetes configuration from {where}: {exc}") from exc
+            raise KubeConfigError(f"cannot load the Kubernetes configuration from {where}: {exc}") from exc
         if configuration.refresh_api_key_hook is not None:
             configuration.refresh_api_key_hook = _at_most_every(configuration.refresh_api_key_hook, 1.0)
         # Fail fast: a cycle that cannot reach the API is retried by the next cycle, not here.

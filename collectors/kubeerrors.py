@@ -5,6 +5,10 @@ class KubeError(Exception):
     """The Kubernetes API could not answer the request."""
 
 
+class KubeConfigError(KubeError):
+    """The Kubernetes configuration (a kubeconfig, the in-cluster service account) cannot be loaded."""
+
+
 class KubeUnavailable(KubeError):
     """The API server is unreachable, timed out, or answered 5xx."""
 

@@ -89,3 +89,14 @@ def test_the_throttle_runs_the_first_call_and_again_after_its_interval():
     time.sleep(0.25)
     throttled(conf)
     assert len(calls) == 2
+
+
+@pytest.mark.django_db
+def test_a_rollup_with_influxdb_down_fails_its_report_in_one_line_instead_of_raising(redis_db):
+    from kubemon.timeseries import TimeseriesStore
+    from kubemon.timeseries.client import InfluxClient
+
+    store = TimeseriesStore(InfluxClient("http://127.0.0.1:9", "kubemon_test", timeout=2), retries=0)
+    report = cycles.run_rollup_cycle(store=store, redis=redis_db)
+    assert (report.ok, report.failure) == (False, "influxdb")
+    assert report.error == "InfluxDB unavailable at http://127.0.0.1:9: connection refused"
