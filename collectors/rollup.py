@@ -94,7 +94,7 @@ def _runs(hours):
     return [tuple(run) for run in runs]
 
 
-def reroll_late_hours(store=None, most=48):
+def reroll_late_hours(store=None, most=12):
     """Sum again up to ``most`` hours of the backlog, oldest first; returns how many were done.
 
     An hour leaves the backlog only after its rollup has been rewritten, so a run killed halfway
@@ -105,7 +105,11 @@ def reroll_late_hours(store=None, most=48):
         return 0
     hours = store.backlog.pending()[:most]
     for start, end in _runs(hours):
-        rollup_window(start, end, store=store)
+        # At most three hours per statement, as the regular run: a long SELECT INTO would outlast
+        # INFLUXDB_TIMEOUT on a large cluster (bench/bench_rollup.py).
+        while start < end:
+            rollup_window(start, min(end, start + HOUR * (ROLLUP_RECOMPUTED_HOURS + 1)), store=store)
+            start += HOUR * (ROLLUP_RECOMPUTED_HOURS + 1)
     store.backlog.done(hours)
     if hours:
         log.info("re-rolled %d hours that received data after their rollup", len(hours))
@@ -126,23 +130,32 @@ def _audit_statement(measurement, policy):
             "WHERE time >= $start AND time < $end GROUP BY time(1h) fill(none)")
 
 
+def _late_hours(store, measurement, span):
+    raw, rolled = store.query_many([_audit_statement(measurement, RAW_POLICY),
+                                    _audit_statement(measurement, HOURLY_POLICY)], params=span, epoch="s", parallel=2)
+    rolled_by_hour = {t: v for series in rolled for t, v in series["values"]}
+    late = set()
+    for series in raw:
+        for hour, value in series["values"]:
+            other = rolled_by_hour.get(hour)
+            if other is None or abs(other - value) > 1e-9 * max(abs(value), 1.0):
+                late.add(datetime.fromtimestamp(hour, UTC))
+    return late
+
+
 def audit_rollup(now=None, days=2, store=None):
     """Record in the backlog every hour of the last ``days`` (before the recomputed ones) whose
     raw data and rollup disagree; returns those hours."""
     store = store or get_store()
     now = now or datetime.now(UTC)
     end = floor_hour(now) - ROLLUP_HORIZON + HOUR
-    params = {"start": int((end - DAY * days).timestamp()) * 10**9, "end": int(end.timestamp()) * 10**9}
     late = set()
-    for measurement in ROLLUP_MEASUREMENTS:
-        raw, rolled = store.query_many([_audit_statement(measurement, RAW_POLICY),
-                                        _audit_statement(measurement, HOURLY_POLICY)], params=params, epoch="s")
-        rolled_by_hour = {t: v for series in rolled for t, v in series["values"]}
-        for series in raw:
-            for hour, value in series["values"]:
-                other = rolled_by_hour.get(hour)
-                if other is None or abs(other - value) > 1e-9 * max(abs(value), 1.0):
-                    late.add(datetime.fromtimestamp(hour, UTC))
+    # A day per statement: a scan of every raw point of several days would outlast INFLUXDB_TIMEOUT.
+    for day in range(days):
+        span = {"start": int((end - DAY * (day + 1)).timestamp()) * 10**9,
+                "end": int((end - DAY * day).timestamp()) * 10**9}
+        for measurement in ROLLUP_MEASUREMENTS:
+            late |= _late_hours(store, measurement, span)
     if late and store.backlog is not None:
         store.backlog.mark(late)
         log.warning("the rollup audit found %d hours whose rollup misses raw data", len(late))
