@@ -91,3 +91,22 @@ def test_the_shared_fields_are_written_as_integers_as_telegraf_writes_them(value
 
     line = to_line("kubernetes_pod_container", TAGS, {"memory_usage_bytes": value, "cpu_core_seconds": 3}, 1)
     assert "memory_usage_bytes=134217728i" in line and "cpu_core_seconds=3 " in line
+
+
+@pytest.mark.django_db
+def test_dead_letters_are_listed_and_replayed_once_the_cause_is_gone(store):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    other_writer(store).write_body(f"kubernetes_pod_container,namespace=team-a,pod_name=odd "
+                                   f'memory_rss_bytes="n/a" {NOW}')
+    store.write(kubemon_points("web-1", NOW, 5))
+    out = StringIO()
+    call_command("deadletters", stdout=out)
+    assert "5 lines" in out.getvalue() and 'field "memory_rss_bytes"' in out.getvalue()
+    store.query('DROP MEASUREMENT "kubernetes_pod_container"')  # the conflicting field is gone
+    call_command("deadletters", "--replay", stdout=out)
+    assert "replayed 5 lines; 0 refused" in out.getvalue()
+    assert store.dead_letter_entries() == []
+    assert store.query('SELECT count("memory_rss_bytes") FROM "kubernetes_pod_container"')[0]["values"][0][1] == 5
