@@ -60,6 +60,9 @@ class Metric:
     other: str | None = None  # second field of a difference or a ratio
     # Resource-time from another field (unit-seconds per stored unit): CPU uses the exact counter.
     integral_from: tuple | None = None
+    # Another writer's samples (Telegraf's) lack ``integral_from``: (cumulative counter, its unit in
+    # the units of ``integral_from``) gives their resource-time as the counter's increase.
+    foreign_counter: tuple | None = None
     custom: bool = False  # ours rather than Heapster's
 
     @property
@@ -103,6 +106,10 @@ class Metric:
         }
 
 
+# The kubelet's cumulative CPU time in nanoseconds, as Telegraf writes it: its increase in core-seconds.
+CPU_COUNTER = ("cpu_usage_core_nanoseconds", 1e-9)
+
+
 def _m(*args, **kwargs):
     metric = Metric(*args, **kwargs)
     return metric.name, metric
@@ -113,9 +120,10 @@ METRICS = dict(
         # --- CPU ---
         _m("cpu/usage_rate", CONTAINER, "cpu_usage_nanocores", "gauge", "millicores",
            "CPU usage rate of the containers; integral from the kubelet's exact CPU-time counter.",
-           scale=1e-6, integral_from=("cpu_core_seconds", 1000.0)),
+           scale=1e-6, integral_from=("cpu_core_seconds", 1000.0), foreign_counter=CPU_COUNTER),
         _m("cpu/usage", CONTAINER, "cpu_core_seconds", "increment", "ns",
-           "CPU time used during each sample's interval (the increase of the kubelet counter).", scale=1e9),
+           "CPU time used during each sample's interval (the increase of the kubelet counter).", scale=1e9,
+           foreign_counter=CPU_COUNTER),
         _m("cpu/request", CONTAINER, "resource_requests_millicpu_units", "gauge", "millicores",
            "CPU requested by the containers."),
         _m("cpu/limit", CONTAINER, "resource_limits_millicpu_units", "gauge", "millicores",

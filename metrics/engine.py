@@ -12,7 +12,9 @@ value (namespaces, time bounds, limits) travels as a bound parameter.
 3. **chunking** (``metrics.planner``): the other days are read in chunks grouped by day, raw
    spans cut into pieces InfluxDB reads in parallel;
 4. **re-bucketing**: each result row is added to its group's ``Partial`` (and, for days read by
-   day, to the day's entry that goes back into the cache);
+   day, to the day's entry that goes back into the cache); a raw span whose samples lack kubemon's
+   resource-time (another writer's, such as Telegraf's) is read again per series, and their
+   resource-time derived from the samples' spacing is added (``add_foreign``);
 5. **finishing**: the metric's kind (``metrics.kinds``) turns each group's sums into an
    ``Aggregate`` in the metric's unit.
 
@@ -30,6 +32,7 @@ from kubemon.timeseries.hours import HOUR
 from kubemon.timeseries.schema import HOURLY_POLICY, RAW_POLICY, field_identifier, source_identifier, tag_identifier
 from metrics import daycache, planner
 from metrics.catalogue import LEGACY_TAGS
+from metrics.kinds import SPACING_CAP_SECONDS, foreign_statements
 from metrics.raw import from_ns, raw_rows
 from metrics.results import Aggregate, Partial
 from metrics.selection import Selection
@@ -165,6 +168,75 @@ def rebucket(reads, results, group_tags, partials, cache_days):
     return per_day
 
 
+def _lacks_resource_time(series_list):
+    """Whether a raw read's rows count samples without kubemon's resource-time (``k`` < ``n``)."""
+    for series in series_list:
+        row = dict(zip(series["columns"], series["values"][0], strict=True))
+        if "k" in row and (row["k"] or 0) < (row.get("n") or 0):
+            return True
+    return False
+
+
+def foreign_reads(metric, reads, results, selection, params):
+    """``[(read, [(label, statement), ...]), ...]``: the statements of the raw reads that need them."""
+    m, planned = metric.measurement, []
+    for key, (read, series_list) in enumerate(zip(reads, results, strict=True)):
+        if read.policy != RAW_POLICY or not _lacks_resource_time(series_list):
+            continue
+        begin, end = to_ns(read.window.begin), to_ns(read.window.end)
+        params.update({f"b{key}": begin, f"e{key}": end, f"l{key}": begin - SPACING_CAP_SECONDS * 10**9})
+        tags = selection.where(m, params)
+        span, lead = f"time >= $b{key} AND time < $e{key}", f"time >= $l{key} AND time < $e{key}"
+        planned.append((read, foreign_statements(metric, source_identifier(m, RAW_POLICY), tags, span, lead,
+                                                 begin, end)))
+    return planned
+
+
+def add_foreign(store, metric, reads, results, group_tags, selection, partials):
+    """Add to ``partials`` the resource-time of raw samples that lack kubemon's, from their spacing.
+
+    Only raw reads whose rows count fewer such samples than samples are read again, per series:
+    a series without any of kubemon's adds its spacing (or counter) resource-time, a series that
+    mixes both kinds adds its unknown samples to ``u`` (its group's integral becomes None).
+    """
+    params = {}
+    planned = foreign_reads(metric, reads, results, selection, params)
+    if not planned:
+        return
+    statements = [statement for _, labelled in planned for _, statement in labelled]
+    answers = iter(store.query_many(statements, params=params, epoch="ns", parallel=settings.API_QUERY_PARALLELISM))
+    terms = metric.strategy.terms(metric)
+    for read, labelled in planned:
+        found = {label: {_series_key(s): s for s in next(answers)} for label, _ in labelled}
+        begin = to_ns(read.window.begin)
+        for key, series in found["counts"].items():
+            row = dict(zip(series["columns"], series["values"][0], strict=True))
+            n, k = row["n"] or 0, row["k"] or 0
+            if k >= n:
+                continue
+            part = partials.setdefault(tuple(dict(key).get(t, "") for t in group_tags), Partial())
+            if k:
+                part.u += n - k
+                continue
+            for j, term in enumerate(terms):
+                kind = "counter" if term.counter and row.get(f"c{j}") else "gauge"
+                spent = _bucket_value(found[(kind, j)].get(key), begin)
+                setattr(part, term.column, getattr(part, term.column) + spent * term.factor)
+
+
+def _series_key(series):
+    return tuple(sorted((series.get("tags") or {}).items()))
+
+
+def _bucket_value(series, begin):
+    """``t`` of the bucket starting at ``begin`` (ns); 0 when the series has none there."""
+    for values in (series or {}).get("values", ()):
+        row = dict(zip(series["columns"], values, strict=True))
+        if row["time"] == begin:
+            return row["t"] or 0.0
+    return 0.0
+
+
 # --- the entry points ---
 
 
@@ -178,6 +250,7 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
     reads, partials, cache_days, generations = reads_and_cached(metric, pieces, group_tags, selection, now)
     results = run_reads(store, metric, reads, group_tags, selection)
     per_day = rebucket(reads, results, group_tags, partials, cache_days)
+    add_foreign(store, metric, reads, results, group_tags, selection, partials)
     daycache.put(metric, group_tags, selection, per_day, generations)
     kind = metric.strategy
     return {key: kind.finish(metric, part, window) for key, part in partials.items() if not part.empty}
@@ -207,5 +280,7 @@ def aggregate_rows(metric, window, mode, selection, store=None, use_rollup=True)
         row = {"time": begin, "sum": a.sum}
         row.update({LEGACY_TAGS[t]: v for t, v in zip(group_tags, key, strict=True)})
         row.update(integral=a.integral, mean=a.mean, max=a.max, samples=a.samples, unit=metric.unit)
+        if a.note:
+            row["integral_note"] = a.note
         rows.append(row)
     return rows
