@@ -5,6 +5,14 @@ the rollup sums the per-sample integrals (value x interval) instead of averaging
 Re-running it over the same hours rewrites the same points (same measurement, tags and hour),
 so the task is idempotent and can always recompute the last hours, including the current one.
 
+Samples of other writers (Telegraf's ``kubernetes`` input) carry none of kubemon's per-sample
+resource-time (``<field>_integral``, ``cpu_core_seconds``). For the series and hours that have
+only such samples, ``fill_foreign`` writes those hourly fields from the samples' spacing, by the
+rule the read side uses on raw data (``metrics.kinds.SPACING_CAP_SECONDS``): a sample stands for
+the time since the previous sample of its series, if at most the cap; CPU is the increase of the
+kubelet's counter ``cpu_usage_core_nanoseconds``. A series-hour that mixes both kinds gets
+``<kubemon field>_unknown``, its samples without resource-time, and readers answer null.
+
 Hours older than that are summed again when data lands in them late (``reroll_late_hours``):
 the spool's replay records the hours it wrote, and ``audit_rollup`` compares raw and rollup
 counts per hour to catch every other writer (``kubemon/timeseries/backlog.py``).
@@ -15,9 +23,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from kubemon import keys
-from kubemon.timeseries import get_store
+from kubemon.timeseries import Point, get_store
 from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_hour
 from kubemon.timeseries.schema import (
+    CONTAINER,
     HOURLY_POLICY,
     INTEGRAL_FIELDS,
     MAX_FIELDS,
@@ -28,6 +37,10 @@ from kubemon.timeseries.schema import (
 )
 
 log = logging.getLogger(__name__)
+
+# The same rule as metrics.kinds (collectors cannot import metrics): see the module docstring.
+SPACING_CAP_SECONDS = 300
+UNKNOWN_SUFFIX = "_unknown"
 
 
 def rollup_select(measurement):
@@ -74,7 +87,79 @@ def rollup_window(start, end, store=None):
             params={"start": start.isoformat().replace("+00:00", "Z"), "end": end.isoformat().replace("+00:00", "Z")},
         )
         written[measurement] = series[0]["values"][0][1] if series else 0
+        fill_foreign(store, measurement, start, end)
     return written
+
+
+def foreign_terms(measurement):
+    """``[(kubemon field, gauge, counter or None, factor)]``: kubemon's per-sample resource-time
+    fields and what gives them for other writers' samples (``factor``: into the field's unit)."""
+    terms = [(name + "_integral", name, None, 1.0) for name in INTEGRAL_FIELDS.get(measurement, ())]
+    if measurement == CONTAINER:
+        terms.append(("cpu_core_seconds", "cpu_usage_nanocores", "cpu_usage_core_nanoseconds", 1e-9))
+    return terms
+
+
+def _spacing_statement(measurement, field, counter):
+    """Per series and hour, ``t``: value x seconds since the previous sample (a counter: its
+    increase), gaps of at most the cap; the twin of ``metrics.kinds.spacing_statement``."""
+    q, raw = quote_identifier, source_identifier(measurement, RAW_POLICY)
+    if counter:
+        inner = f"SELECT non_negative_difference({q(field)}) AS p, elapsed({q(field)}) AS e FROM {raw} GROUP BY *"  # noqa: S608,E501
+    else:
+        inner = (f"SELECT e / 1000000000.0 * v AS p, e FROM (SELECT difference(c) AS v, elapsed(c) AS e FROM "  # noqa: S608
+                 f"(SELECT cumulative_sum({q(field)}) AS c FROM {raw} GROUP BY *) GROUP BY *) GROUP BY *")
+    return (f"SELECT sum(p) AS t FROM ({inner}) WHERE time >= $lead AND time < $end "  # noqa: S608
+            f"AND e <= {SPACING_CAP_SECONDS * 10**9} GROUP BY time(1h), * fill(none)")
+
+
+def _by_series_hour(series_list):
+    """``{(tags, hour in s): row}`` of a ``GROUP BY time(1h), *`` answer."""
+    found = {}
+    for series in series_list:
+        tags = tuple(sorted((series.get("tags") or {}).items()))
+        for values in series["values"]:
+            row = dict(zip(series["columns"], values, strict=True))
+            found[(tags, row["time"])] = row
+    return found
+
+
+def fill_foreign(store, measurement, start, end):
+    """Write the resource-time of other writers' series into their hourly points; returns how many."""
+    q, terms = quote_identifier, foreign_terms(measurement)
+    if not terms:
+        return 0
+    counts = []
+    for j, (kubemon, gauge, counter, _) in enumerate(terms):
+        counts += [f"count({q(gauge)}) AS n{j}", f"count({q(kubemon)}) AS k{j}"]
+        counts += [f"count({q(counter)}) AS c{j}"] if counter else []
+    params = {"start": int(start.timestamp()) * 10**9, "end": int(end.timestamp()) * 10**9}
+    params["lead"] = params["start"] - SPACING_CAP_SECONDS * 10**9
+    detected = _by_series_hour(store.query(
+        f"SELECT {', '.join(counts)} FROM {source_identifier(measurement, RAW_POLICY)} "  # noqa: S608
+        "WHERE time >= $start AND time < $end GROUP BY time(1h), * fill(none)", params=params, epoch="s"))
+    wanted = {(j, bool(row.get(f"c{j}"))) for row in detected.values() for j in range(len(terms))
+              if row[f"n{j}"] and not row[f"k{j}"]}
+    labels = sorted(wanted)
+    statements = [_spacing_statement(measurement, terms[j][2] if counted else terms[j][1], counted)
+                  for j, counted in labels]
+    spent = dict(zip(labels, (_by_series_hour(r) for r in store.query_many(statements, params=params, epoch="s")),
+                     strict=True))
+    points = []
+    for (tags, hour), row in sorted(detected.items()):
+        fields = {}
+        for j, (kubemon, _, _, factor) in enumerate(terms):
+            n, k = row[f"n{j}"] or 0, row[f"k{j}"] or 0
+            if n and not k:
+                found = spent[(j, bool(row.get(f"c{j}")))].get((tags, hour), {})
+                fields[kubemon] = float(found.get("t") or 0.0) * factor
+            elif k < n:
+                fields[kubemon + UNKNOWN_SUFFIX] = float(n - k)
+        if fields:
+            points.append(Point(measurement, {key: value for key, value in tags if value}, fields, hour))
+    if points:
+        store.write(points, policy=HOURLY_POLICY, precision="s")
+    return len(points)
 
 
 def rollup_recent(now=None, hours=ROLLUP_RECOMPUTED_HOURS, store=None):
