@@ -41,10 +41,16 @@ class Sample:
 
 
 class SamplingState:
-    """``entries`` maps a series key to ``[time, counter, start, interval, increment]``."""
+    """``entries`` maps a series key to ``[time, counter, start, interval, increment]``.
 
-    def __init__(self, entries=None, cap_seconds=30.0, nominal_seconds=15.0):
+    ``start`` None with a counter means the start is unknown (the entry was rebuilt from
+    InfluxDB, which does not keep it): the container is taken as unchanged while its counter
+    does not go back and its start does not lie after that sample.
+    """
+
+    def __init__(self, entries=None, cap_seconds=30.0, nominal_seconds=15.0, found=True):
         self.entries = entries or {}
+        self.found = found  # False when Redis had no document (``collectors.staterebuild`` rebuilds it)
         self.cap = cap_seconds
         self.nominal = nominal_seconds
         self.stepped_back = 0  # series whose source clock went back in this cycle
@@ -65,7 +71,7 @@ class SamplingState:
     def load(cls, redis, cap_seconds, nominal_seconds, name="usage"):
         raw = redis.get(STATE_KEY + name)
         entries = orjson.loads(raw) if raw else {}
-        return cls(entries, cap_seconds, nominal_seconds)
+        return cls(entries, cap_seconds, nominal_seconds, found=raw is not None)
 
     def save(self, redis, now, name="usage"):
         horizon = now - FORGET_AFTER_SECONDS
@@ -107,7 +113,10 @@ class SamplingState:
                 interval = min(time - prev_time, self.cap)
                 if counter is None:
                     increment = 0.0
-                elif start == prev_start and prev_counter is not None and counter >= prev_counter:
+                elif (start == prev_start or prev_start is None) and prev_counter is not None \
+                        and counter >= prev_counter:
+                    # An unknown previous start (a state rebuilt from InfluxDB): the same instance,
+                    # since its counter did not go back and it did not start after that sample.
                     increment = counter - prev_counter
                 else:
                     increment = (rate or 0.0) * interval

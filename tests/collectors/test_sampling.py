@@ -84,3 +84,17 @@ def test_a_slow_series_is_due_once_a_minute_and_again_for_the_same_sample():
     assert state.due("v", 1000, every=60)  # a re-run rewrites the same point
     assert not state.due("v", 1030, every=60)
     assert state.due("v", 1060, every=60)
+
+
+def test_an_unknown_start_is_the_same_instance_while_its_counter_does_not_go_back():
+    """A state rebuilt from InfluxDB has no start times (``collectors.staterebuild``)."""
+    state = SamplingState({"c": [1000, 100.0, None, 15.0, 1.5]}, cap_seconds=30, nominal_seconds=15)
+    sample = state.advance("c", 1015, start=10, counter=107.5, rate=0.5)
+    assert (sample.interval, sample.increment) == (15, 7.5)
+    assert state.entries["c"][2] == 10  # known from now on
+
+
+def test_an_unknown_start_gives_way_to_a_restart_after_the_last_sample():
+    state = SamplingState({"c": [1000, 100.0, None, 15.0, 1.5]}, cap_seconds=30, nominal_seconds=15)
+    sample = state.advance("c", 1015, start=1005, counter=2.0, rate=0.2)
+    assert (sample.interval, sample.increment) == (10, 2.0)
