@@ -21,7 +21,7 @@ from collectors.kube import get_kube, get_pod_watch
 from collectors.kubeerrors import KubeConfigError, KubeError
 from collectors.podspec import index_pods
 from collectors.rollup import rollup_recent
-from collectors.sampling import SamplingState
+from collectors.staterebuild import load_sampling
 from collectors.temperature import flush_temperatures, node_exporter_urls, scrape_node_exporters
 from collectors.usage import collect_pod_usage
 from kubemon import keys
@@ -188,7 +188,7 @@ def _usage(report, kube, store, redis, pod_watch=None):
     report.seconds["fetch_lists"] = report.seconds.get("fetch_lists", 0.0) + time.perf_counter() - started
     schedule = _schedule("usage")
     started = time.perf_counter()
-    sampling = SamplingState.load(redis, cap_seconds=2 * schedule, nominal_seconds=schedule, name="usage")
+    sampling = load_sampling(redis, store, "usage", cap_seconds=2 * schedule, nominal_seconds=schedule)
     state_seconds = time.perf_counter() - started
     stream = store.streaming_write()
     try:
@@ -237,7 +237,7 @@ def _gpu(report, kube, store, redis, pod_watch=None):
     nodes_raw = kube.list_nodes()
     exporters = gpu_collector.exporters_from_nodes(nodes_raw, settings.GPU_EXPORTER_URLS)
     schedule = _schedule("gpu")
-    sampling = SamplingState.load(redis, cap_seconds=2 * schedule, nominal_seconds=schedule, name="gpu")
+    sampling = load_sampling(redis, store, "gpu", cap_seconds=2 * schedule, nominal_seconds=schedule)
     # Most exporters put no time on their samples: they get the cycle's slot, so that a rerun rewrites them.
     stamp = source_slot(redis, schedule)
     started = time.perf_counter()

@@ -1,0 +1,124 @@
+"""Rebuild a cycle's sampling state from InfluxDB when Redis has lost it.
+
+A Redis restarted empty (or a new Redis) has no ``kubemon:sampling:<cycle>`` document. Without
+it every series would be seen for the first time and stand for one nominal period, so the time
+since its last sample (the cycles Redis was down for, at least) would go uncharged, CPU
+included. Instead, the state is rebuilt from each series' newest raw point within
+``LOOKBACK_SECONDS`` on the sources' clock: one query per measurement, all sent in one request.
+
+The points carry what the state needs: the sample time, ``interval_seconds``, and for containers
+the kubelet's cumulative counter (``cpu_usage_core_nanoseconds``, an integer) and the increment
+charged (``cpu_core_seconds``). The container's start time is not stored: it is left unknown
+(None), and ``SamplingState.advance`` then takes the container as the same instance when its
+counter did not go back, or as a new one when its start lies after the rebuilt sample.
+
+This runs only when the document is absent; an empty document (a cluster without pods) is
+state like any other. If InfluxDB is unavailable too, the series start from scratch, as they
+did before, and the log says so.
+"""
+
+import logging
+
+from collectors.sampling import SamplingState
+from kubemon.cluster import source_now
+from kubemon.timeseries import TimeseriesError
+from kubemon.timeseries.schema import CONTAINER, GPU, NETWORK, NODE, VOLUME, field_identifier, source_identifier
+
+log = logging.getLogger(__name__)
+
+# How far back a series' last point may lie: a Redis restart, a rescheduled Redis pod or an
+# image pull take seconds to minutes. A series last seen earlier starts from scratch, as a new
+# one. Every point is bounded this way, so the query reads at most 15 minutes of the raw shard.
+LOOKBACK_SECONDS = 900
+
+
+def _last_points(measurement, selector, others=(), group_by="*"):
+    """The newest point of each series that has ``selector``, with the ``others`` fields of that
+    same point (InfluxQL's selector with fields)."""
+    fields = ", ".join([f"last({field_identifier(measurement, selector)})"]
+                       + [field_identifier(measurement, name) for name in others])
+    return (f"SELECT {fields} FROM {source_identifier(measurement)} "  # noqa: S608  (whitelisted identifiers)
+            f"WHERE time >= $since GROUP BY {group_by}")
+
+
+def _rows(series):
+    """``(tags, {column: value})`` of each series' single row."""
+    for item in series:
+        columns = item["columns"]
+        for values in item.get("values") or ():
+            yield item.get("tags") or {}, dict(zip(columns, values, strict=True))
+
+
+def _put(entries, key, entry):
+    # Several series can make one key (a container's node tag, a GPU's pod tags changed): the newest wins.
+    previous = entries.get(key)
+    if previous is None or entry[0] > previous[0]:
+        entries[key] = entry
+
+
+def _usage_statements():
+    return [
+        _last_points(CONTAINER, "interval_seconds", ("cpu_usage_core_nanoseconds", "cpu_core_seconds")),
+        _last_points(NETWORK, "interval_seconds"),
+        _last_points(NODE, "interval_seconds"),
+        _last_points(VOLUME, "used_bytes", group_by='"namespace", "pod_name"'),
+    ]
+
+
+def _usage_entries(results):
+    """The ``usage`` cycle's entries, keyed as ``collectors.usage`` keys its series."""
+    containers, networks, nodes, volumes = results
+    entries = {}
+    for tags, row in _rows(containers):
+        counter = row.get("cpu_usage_core_nanoseconds")
+        key = f"c/{tags.get('namespace', '')}/{tags.get('pod_name', '')}/{tags.get('container_name', '')}"
+        _put(entries, key, [row["time"], counter / 1e9 if counter is not None else None, None,
+                            float(row["last"]), float(row.get("cpu_core_seconds") or 0.0) if counter is not None
+                            else 0.0])
+    for tags, row in _rows(networks):
+        _put(entries, f"n/{tags.get('namespace', '')}/{tags.get('pod_name', '')}",
+             [row["time"], None, None, float(row["last"]), 0.0])
+    for tags, row in _rows(nodes):
+        _put(entries, f"node/{tags.get('node_name', '')}", [row["time"], None, None, float(row["last"]), 0.0])
+    for tags, row in _rows(volumes):
+        _put(entries, f"v/{tags.get('namespace', '')}/{tags.get('pod_name', '')}", [row["time"], None, None, 0.0, 0.0])
+    return entries
+
+
+def _gpu_entries(results):
+    """The ``gpu`` cycle's entries, keyed as ``collectors.gpu.collect_gpu`` keys its series."""
+    entries = {}
+    for tags, row in _rows(results[0]):
+        key = f"g/{tags.get('node_name', '')}/{tags.get('gpu', '')}/{tags.get('uuid', '')}"
+        _put(entries, key, [row["time"], None, None, float(row["last"]), 0.0])
+    return entries
+
+
+REBUILDS = {
+    "usage": (_usage_statements, _usage_entries),
+    "gpu": (lambda: [_last_points(GPU, "interval_seconds")], _gpu_entries),
+}
+
+
+def rebuild_entries(store, name, since):
+    """The sampling entries of cycle ``name`` from InfluxDB's newest points at or after ``since``
+    (epoch seconds). Raises ``TimeseriesError`` when InfluxDB cannot answer."""
+    statements, entries = REBUILDS[name]
+    return entries(store.query_many(statements(), params={"since": int(since) * 10**9}, epoch="s"))
+
+
+def load_sampling(redis, store, name, cap_seconds, nominal_seconds):
+    """The cycle's ``SamplingState`` from Redis, rebuilt from InfluxDB when Redis has none."""
+    state = SamplingState.load(redis, cap_seconds, nominal_seconds, name=name)
+    if state.found:
+        return state
+    since = source_now(redis) - LOOKBACK_SECONDS
+    try:
+        state.entries = rebuild_entries(store, name, since)
+    except TimeseriesError as exc:
+        log.warning("the %s sampling state is missing from Redis and InfluxDB cannot rebuild it (%s): "
+                    "every series is charged from scratch", name, exc)
+        return state
+    log.warning("the %s sampling state was missing from Redis: rebuilt %d series from InfluxDB's last points "
+                "of the last %d s", name, len(state.entries), LOOKBACK_SECONDS)
+    return state
