@@ -121,7 +121,8 @@ def format_fields_one_by_one(fields, measurement=None):
         kind = type(value)
         if kind is float:
             if value - value == 0.0:
-                append(f"{prefix}{round(value)}i" if key in ints else prefix + repr(value))
+                # Formatted as the templates do ("%.0f"): half to even, -0 for a negative zero (read as 0).
+                append(f"{prefix}{value:.0f}i" if key in ints else prefix + repr(value))
         elif kind is int:
             append(f"{prefix}{value}" if key in floats else f"{prefix}{value}i")
         elif value is None:
@@ -139,7 +140,7 @@ def format_fields_one_by_one(fields, measurement=None):
             append(f"{prefix}{int(value)}" if key in floats else f"{prefix}{int(value)}i")
         elif isinstance(value, float):
             if math.isfinite(value):
-                append(f"{prefix}{round(value)}i" if key in ints else prefix + repr(float(value)))
+                append(f"{prefix}{value:.0f}i" if key in ints else prefix + repr(float(value)))
         else:
             raise LineProtocolError(f"field {key!r} has unsupported type {kind.__name__}")
     return ",".join(parts)
