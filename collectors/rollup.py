@@ -8,7 +8,7 @@ so the task is idempotent and can always recompute the last hours, including the
 Samples of other writers (Telegraf's ``kubernetes`` input) carry none of kubemon's per-sample
 resource-time (``<field>_integral``, ``cpu_core_seconds``). For the series and hours that have
 only such samples, ``fill_foreign`` writes those hourly fields from the samples' spacing, by the
-rule the read side uses on raw data (``metrics.kinds.SPACING_CAP_SECONDS``): a sample stands for
+rule the read side uses on raw data (``kubemon.timeseries.schema.SPACING_CAP_SECONDS``): a sample stands for
 the time since the previous sample of its series, if at most the cap; CPU is the increase of the
 kubelet's counter ``cpu_usage_core_nanoseconds``. A series-hour that mixes both kinds gets
 ``<kubemon field>_unknown``, its samples without resource-time, and readers answer null.
@@ -31,16 +31,15 @@ from kubemon.timeseries.schema import (
     INTEGRAL_FIELDS,
     MAX_FIELDS,
     RAW_POLICY,
+    SPACING_CAP_SECONDS,
     SUMMED_FIELDS,
+    UNKNOWN_SUFFIX,
     quote_identifier,
     source_identifier,
 )
 
 log = logging.getLogger(__name__)
 
-# The same rule as metrics.kinds (collectors cannot import metrics): see the module docstring.
-SPACING_CAP_SECONDS = 300
-UNKNOWN_SUFFIX = "_unknown"
 
 
 def rollup_select(measurement):

@@ -29,10 +29,17 @@ from django.conf import settings
 
 from kubemon.timeseries import get_store
 from kubemon.timeseries.hours import HOUR
-from kubemon.timeseries.schema import HOURLY_POLICY, RAW_POLICY, field_identifier, source_identifier, tag_identifier
+from kubemon.timeseries.schema import (
+    HOURLY_POLICY,
+    RAW_POLICY,
+    SPACING_CAP_SECONDS,
+    field_identifier,
+    source_identifier,
+    tag_identifier,
+)
 from metrics import daycache, planner
 from metrics.catalogue import LEGACY_TAGS
-from metrics.kinds import SPACING_CAP_SECONDS, foreign_statements
+from metrics.kinds import foreign_statements
 from metrics.raw import from_ns, raw_rows
 from metrics.results import Aggregate, Partial
 from metrics.selection import Selection

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from kubemon.timeseries.schema import (
     HOURLY_POLICY,
     INTEGRAL_FIELDS,
+    SPACING_CAP_SECONDS,
     SUMMED_FIELDS,
+    UNKNOWN_SUFFIX,
     field_identifier,
     quote_identifier,
 )
@@ -30,8 +32,6 @@ SAMPLE_COUNT_FIELD = "cpu_usage_nanocores"
 # the previous sample of the same series, if that is at most SPACING_CAP_SECONDS (else, and for a
 # series' first sample, for nothing). collectors/rollup.py writes the same into the hourly points,
 # with the same cap, and marks the samples of series that mix both kinds (``<field>_unknown``).
-SPACING_CAP_SECONDS = 300
-UNKNOWN_SUFFIX = "_unknown"
 MIXED_NOTE = ("a series mixes kubemon's samples with samples of another writer that lack kubemon's "
               "resource-time (same tags): its resource-time is unknown")
 

@@ -179,6 +179,14 @@ MAX_FIELDS = {
 }
 ROLLUP_SUFFIXES = ("_integral", "_sum", "_max", "_samples")
 
+# Samples of other writers (Telegraf's kubernetes input) carry none of kubemon's resource-time:
+# theirs comes from the spacing of their series, a sample standing for the time since the
+# previous one if that is at most SPACING_CAP_SECONDS (metrics.kinds on raw data, the rollup in
+# the hourly points: one rule, read by both). A rollup point of a series that mixes both kinds
+# of samples gets ``<field>_unknown``: its resource-time cannot be told.
+SPACING_CAP_SECONDS = 300
+UNKNOWN_SUFFIX = "_unknown"
+
 # Field types. InfluxDB fixes a field's type per shard by the first point that has it and refuses
 # (drops) later points of the other type, so the fields kubemon shares with Telegraf's
 # ``kubernetes`` and ``kube_inventory`` inputs are written with Telegraf's type: integers (its
