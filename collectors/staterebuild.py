@@ -119,6 +119,8 @@ def load_sampling(redis, store, name, cap_seconds, nominal_seconds):
         log.warning("the %s sampling state is missing from Redis and InfluxDB cannot rebuild it (%s): "
                     "every series is charged from scratch", name, exc)
         return state
-    log.warning("the %s sampling state was missing from Redis: rebuilt %d series from InfluxDB's last points "
-                "of the last %d s", name, len(state.entries), LOOKBACK_SECONDS)
+    # A first start looks the same as an emptied Redis; only a rebuild that found series is news.
+    level = logging.WARNING if state.entries else logging.INFO
+    log.log(level, "the %s sampling state was missing from Redis: rebuilt %d series from InfluxDB's last points "
+            "of the last %d s", name, len(state.entries), LOOKBACK_SECONDS)
     return state
