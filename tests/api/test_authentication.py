@@ -1,7 +1,7 @@
 """X-USERNAME/X-PASSWORD: the legacy messages, credentials of every kind, throttling, timing."""
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.test import override_settings
@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from api.authentication import HeaderCredentialAuthentication
 from billing.models import ApiCredential
-from tests.support.base import BaseTestCase, container_series, hours_ago, uses_store, write
+from tests.support.base import BaseTestCase, container_series, uses_store, write
 
 NOT_AUTHORIZED = {"code": 401, "message": "You are not authorized"}
 NOT_RECOGNIZED = {"code": 401, "message": "Username and password is not recognized"}
@@ -112,7 +112,9 @@ class SessionBodyTests(BaseTestCase):
         self.client.force_login(self.bob)
         self.token = get_random_string(32)
         self.client.cookies[settings.CSRF_COOKIE_NAME] = self.token
-        write(container_series("beta-web", "web-1", "app", hours_ago(0) - timedelta(minutes=10), 8))
+        # Ten minutes before now, inside the default window (the last 60 minutes) whatever the minute.
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+        write(container_series("beta-web", "web-1", "app", start, 8))
 
     def post(self, body, content_type, **extra):
         return self.client.generic("POST", "/api/cpu/usage_rate", body, content_type=content_type, **extra)
