@@ -3,6 +3,8 @@
 import asyncio
 import contextlib
 import functools
+import threading
+import time
 import weakref
 
 import redis
@@ -36,19 +38,47 @@ def get_async_redis():
     return client
 
 
+# A held lock lives this long in Redis and is renewed by its holder every third of it, so the
+# lock of a worker killed mid-task (Celery redelivers it: acks late) is free within seconds
+# instead of blocking the redelivered run and the next beats for the whole timeout.
+LOCK_LEASE_SECONDS = 5
+
+
 @contextlib.contextmanager
-def try_lock(client, key, timeout):
+def try_lock(client, key, timeout, lease=LOCK_LEASE_SECONDS):
     """Yield True while holding the Redis lock ``key``, or False at once if someone else holds it.
 
-    The lock expires after ``timeout`` seconds, so a worker killed while holding it does not
-    block the others for longer than that.
+    The lock expires ``lease`` seconds after its holder stops renewing it (a killed worker), and
+    at the latest after ``timeout`` seconds even if its holder is alive but stuck.
     """
-    lock = client.lock(key, timeout=timeout)
+    lease = min(lease, timeout)
+    # Not thread-local: the renewing thread must see the token that the holder's thread took.
+    lock = client.lock(key, timeout=lease, thread_local=False)
     acquired = lock.acquire(blocking=False)
+    stop = threading.Event()
+    renewer = None
+    if acquired and lease < timeout:
+        renewer = threading.Thread(target=_renew, args=(lock, lease, time.monotonic() + timeout, stop),
+                                   name=f"lock-lease-{key}", daemon=True)
+        renewer.start()
     try:
         yield acquired
     finally:
+        stop.set()
+        if renewer is not None:
+            renewer.join()
         if acquired:
             # An expired lock cannot be released; that is fine, someone else may hold it now.
             with contextlib.suppress(redis.exceptions.LockError):
                 lock.release()
+
+
+def _renew(lock, lease, deadline, stop):
+    while not stop.wait(lease / 3):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return  # the holder is stuck: let the lock expire at its timeout
+        try:
+            lock.extend(min(lease, remaining), replace_ttl=True)
+        except (redis.exceptions.LockError, redis.exceptions.RedisError):
+            return  # lost (expired, or Redis gone): the holder's run goes on without it
