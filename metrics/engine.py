@@ -37,7 +37,7 @@ from kubemon.timeseries.schema import (
     source_identifier,
     tag_identifier,
 )
-from metrics import daycache, planner
+from metrics import daycache, edges, planner
 from metrics.catalogue import LEGACY_TAGS
 from metrics.kinds import foreign_statements
 from metrics.raw import from_ns, raw_rows
@@ -259,6 +259,11 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
     per_day = rebucket(reads, results, group_tags, partials, cache_days)
     add_foreign(store, metric, reads, results, group_tags, selection, partials)
     daycache.put(metric, group_tags, selection, per_day, generations)
+    for key, columns in edges.corrections(store, metric, window, group_tags, selection).items():
+        part = partials.get(key)
+        if part is not None:
+            for column, value in columns.items():
+                setattr(part, column, getattr(part, column) + value)
     kind = metric.strategy
     return {key: kind.finish(metric, part, window) for key, part in partials.items() if not part.empty}
 

@@ -118,6 +118,14 @@ class Kind:
     def has_integral(self, metric):
         return False
 
+    def edge_fields(self, metric):
+        """``[(per-sample resource-time field, Partial column)]``: what a window's edges share out.
+
+        A sample stands for ``(t - interval_seconds, t]``; at a window's edges only the part of it
+        inside the window counts (``metrics.edges``).
+        """
+        return []
+
     def terms(self, metric):
         """The resource-time columns other writers' samples must be given (``Term``), if any."""
         return ()
@@ -173,6 +181,11 @@ class Gauge(ColumnKind):
 
     def has_integral(self, metric):
         return metric.integral_from is not None or metric.field in _integrals(metric)
+
+    def edge_fields(self, metric):
+        if metric.integral_from is not None:
+            return [(metric.integral_from[0], "i")]
+        return [(metric.field + "_integral", "i")] if self.has_integral(metric) else []
 
     def terms(self, metric):
         if metric.integral_from is not None:
@@ -240,6 +253,11 @@ class Difference(ColumnKind):
 
     def has_integral(self, metric):
         return metric.field in _integrals(metric) and metric.other in _integrals(metric)
+
+    def edge_fields(self, metric):
+        if not self.has_integral(metric):
+            return []
+        return [(metric.field + "_integral", "i"), (metric.other + "_integral", "ib")]
 
     def rollup(self, metric):
         return self.has_integral(metric)

@@ -134,7 +134,8 @@ class NodeAndGpuMetricTests(BaseTestCase):
             Point("gpu", {"node_name": "node-1", "gpu": "1", "uuid": "GPU-2", "model_name": "A100"},
                   {"memory_used_bytes": 1.0 * 2**20, "interval_seconds": 15.0}, t),
         ])
-        self.window = {"timeBeginInterval": self.start.isoformat()}
+        # The samples at `start` stand for the 15 s before it (t - interval, t]: the window holds them whole.
+        self.window = {"timeBeginInterval": (self.start - timedelta(seconds=15)).isoformat()}
 
     def test_node_metrics_are_raw_rows_for_global_credentials(self):
         rows = self.post_metric("cpu/node_reservation", self.window, who="global").json()

@@ -112,7 +112,8 @@ class RollupOnlyTests(BaseTestCase):
 
     def test_without_a_rollup_the_raw_data_still_answers(self):
         start = hours_ago(4)
-        write(container_series("alpha-dev", "web-1", "app", start, 240 * 3, cpu=100.0))
+        # Samples stand for the 15 s before them: the first one at start + 15 s covers the window's start.
+        write(container_series("alpha-dev", "web-1", "app", start + timedelta(seconds=15), 240 * 3, cpu=100.0))
         window = Window(start, start + timedelta(hours=3))
         self.assertEqual(plan(METRICS["cpu/usage_rate"], window, get_store()), [(RAW_POLICY, window)])
         result = aggregate(METRICS["cpu/usage_rate"], window, ("namespace",), Selection.one("alpha-dev"))

@@ -113,7 +113,8 @@ def test_an_outage_longer_than_the_rollup_horizon_replayed_gives_the_same_30_day
     run_rollup_cycle()
     assert TimeseriesStore(store.client, spool=spool, backlog=store.backlog).replay(budget=60) == len(during)
     run_rollup_cycle()
-    month = Window(start, hours_ago(0))
+    # The first sample, at `start`, stands for the 300 s before it: the month begins there.
+    month = Window(start - timedelta(seconds=300), hours_ago(0))
     answer = aggregate(CPU, month, ("namespace",), EVERYTHING)[("alpha-dev",)]
     assert answer.samples == len(series)
     assert answer.integral == pytest.approx(100.0 * 300 * len(series), rel=1e-12)

@@ -89,8 +89,9 @@ class TelegrafAnswerTests(BaseTestCase):
             for use_rollup in (False, True):
                 a = self.by_pod(name, use_rollup=use_rollup)["web-1"]
                 self.assertEqual(a.samples, 480)
-                self.assertEqual(a.integral, pytest.approx(value * 7200, rel=1e-12), (name, use_rollup))
-                self.assertEqual(a.mean, pytest.approx(value, rel=1e-12), (name, use_rollup))
+                # Its first sample, at the window's begin, stands for the 15 s before it.
+                self.assertEqual(a.integral, pytest.approx(value * 7185, rel=1e-12), (name, use_rollup))
+                self.assertEqual(a.mean, pytest.approx(value * 7185 / 7200, rel=1e-12), (name, use_rollup))
 
     def test_a_ragged_window_counts_each_sample_once_whatever_the_path(self):
         # [begin + 25 min, begin + 2 h): a raw edge, then one hour from the rollup.
@@ -121,7 +122,7 @@ class TelegrafAnswerTests(BaseTestCase):
         self.assertEqual(rows["tg-1"]["integral"], pytest.approx(MEMORY * covered, rel=1e-12))
         self.assertEqual(rows["tg-1"]["mean"], pytest.approx(MEMORY * covered / 7200, rel=1e-12))
         self.assertEqual(rows["tg-1"]["samples"], SAMPLES)
-        self.assertEqual(rows["web-1"]["integral"], pytest.approx(2**27 * 7200, rel=1e-12))
+        self.assertEqual(rows["web-1"]["integral"], pytest.approx(2**27 * 7185, rel=1e-12))  # first sample: before
         self.assertNotIn("integral_note", rows["tg-1"])
 
 
