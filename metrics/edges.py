@@ -31,23 +31,31 @@ def _statement(metric, fields, group_tags, selection, params, key):
     m = metric.measurement
     q = quote_identifier
     columns = ", ".join(f"{field_identifier(m, f)} AS {q('v' + str(n))}" for n, (f, _) in enumerate(fields))
-    where = f"{selection.where(m, params)} AND time >= $b{key} AND time < $e{key}"
+    where = f"{selection.where(m, params)} AND time >= $edge_b{key} AND time < $edge_e{key}"
     group = ", ".join(tag_identifier(m, t) for t in group_tags)
     return (f"SELECT {field_identifier(m, 'interval_seconds')} AS {q('interval')}, {columns} "  # noqa: S608  (whitelisted identifiers; values are $params)
             f"FROM {source_identifier(m, RAW_POLICY)} WHERE {where} GROUP BY {group}")
 
 
-def corrections(store, metric, window, group_tags, selection):
-    """``{group key: {Partial column: resource-time to add}}`` for the two edges of ``window``."""
+def statements(metric, window, group_tags, selection, params):
+    """The two statements (begin and end edge) whose results ``deltas`` reads; none for a kind
+    without per-sample resource-time. Their bounds go into ``params`` as ``$edge_b<n>``/``$edge_e<n>``."""
     fields = metric.strategy.edge_fields(metric)
     if not fields:
-        return {}
+        return []
     span = reach()
-    params, statements = {}, []
+    result = []
     for key, edge in enumerate((window.begin, window.end)):
-        params[f"b{key}"], params[f"e{key}"] = to_ns(edge), to_ns(edge + span)
-        statements.append(_statement(metric, fields, group_tags, selection, params, key))
-    results = store.query_many(statements, params=params, epoch="ns", parallel=2)
+        params[f"edge_b{key}"], params[f"edge_e{key}"] = to_ns(edge), to_ns(edge + span)
+        result.append(_statement(metric, fields, group_tags, selection, params, key))
+    return result
+
+
+def deltas(metric, window, group_tags, results):
+    """``{group key: {Partial column: resource-time to add}}`` from the results of ``statements``."""
+    fields = metric.strategy.edge_fields(metric)
+    if not fields or not results:
+        return {}
     deltas = {}
     for edge, sign, series_list in ((window.begin, -1, results[0]), (window.end, 1, results[1])):
         edge_ns = to_ns(edge)

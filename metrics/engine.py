@@ -143,11 +143,15 @@ def statement_for(metric, read, group_tags, selection, params, key):
     return metric.strategy.statement(metric, read.policy, source_identifier(m, read.policy), where, group)
 
 
-def run_reads(store, metric, reads, group_tags, selection):
-    """One list of series per read, the reads sent side by side (``API_QUERY_PARALLELISM``)."""
+def run_reads(store, metric, reads, group_tags, selection, window=None):
+    """``(results, edge results)``: one list of series per read, and per statement of the window's
+    edges (``metrics.edges``), all sent side by side (``API_QUERY_PARALLELISM``) so the edges
+    cost no extra round trip."""
     params = {}
     statements = [statement_for(metric, read, group_tags, selection, params, key) for key, read in enumerate(reads)]
-    return store.query_many(statements, params=params, epoch="ns", parallel=settings.API_QUERY_PARALLELISM)
+    edge = edges.statements(metric, window, group_tags, selection, params) if window is not None else []
+    results = store.query_many(statements + edge, params=params, epoch="ns", parallel=settings.API_QUERY_PARALLELISM)
+    return results[: len(statements)], results[len(statements) :]
 
 
 # --- 4. re-bucketing ---
@@ -255,11 +259,11 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
     now = now or datetime.now(UTC)
     pieces = plan(metric, window, store, use_rollup, now)
     reads, partials, cache_days, generations = reads_and_cached(metric, pieces, group_tags, selection, now)
-    results = run_reads(store, metric, reads, group_tags, selection)
+    results, edge_results = run_reads(store, metric, reads, group_tags, selection, window)
     per_day = rebucket(reads, results, group_tags, partials, cache_days)
     add_foreign(store, metric, reads, results, group_tags, selection, partials)
     daycache.put(metric, group_tags, selection, per_day, generations)
-    for key, columns in edges.corrections(store, metric, window, group_tags, selection).items():
+    for key, columns in edges.deltas(metric, window, group_tags, edge_results).items():
         part = partials.get(key)
         if part is not None:
             for column, value in columns.items():
