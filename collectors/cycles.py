@@ -190,6 +190,7 @@ def _usage(report, kube, store, redis, pod_watch=None):
     started = time.perf_counter()
     sampling = load_sampling(redis, store, "usage", cap_seconds=2 * schedule, nominal_seconds=schedule)
     state_seconds = time.perf_counter() - started
+    sampling.begin(redis, name="usage")
     stream = store.streaming_write()
     try:
         result = collect_pod_usage(kube, sampling, pods, node_names,
@@ -247,6 +248,7 @@ def _gpu(report, kube, store, redis, pod_watch=None):
     report.seconds["scrape"] = time.perf_counter() - started
     if errors:
         report.error = "; ".join(errors)
+    sampling.begin(redis, name="gpu")
     _write(store, points, report)
     sampling.save(redis, stamp, name="gpu")
 

@@ -13,6 +13,13 @@ restarted with a skewed clock, or a second cluster's collector sharing this Redi
 then starts again from that sample, as if seen for the first time, and the step is logged once:
 its samples are written, not dropped until the clock catches up.
 
+A cycle killed between writing its points and saving its state would leave a state older than
+its points, and the next run would charge that interval again (Celery redelivers the killed
+task: acks late). So a cycle marks its state as in doubt (``begin``) before it writes, and saving
+the state clears the mark in the same Redis transaction. A state found in doubt is not used:
+``collectors.staterebuild`` rebuilds it from InfluxDB's last points, which are exactly what the
+killed run managed to write, series by series (docs/architecture.md, "A killed cycle").
+
 Each cycle keeps its state as one JSON document under its own key (``kubemon:sampling:usage``,
 ``kubemon:sampling:gpu``), read once and written once per cycle under the cycle's lock. At
 10,000 pods that is 20,000 series; as one field per series of a Redis hash, encoding and
@@ -30,6 +37,7 @@ from kubemon import keys
 log = logging.getLogger(__name__)
 
 STATE_KEY = keys.SAMPLING_STATE
+IN_DOUBT_KEY = keys.SAMPLING_IN_DOUBT
 # Forget series not seen for a day (pods churn; the state must not grow forever).
 FORGET_AFTER_SECONDS = 86_400
 
@@ -48,9 +56,11 @@ class SamplingState:
     does not go back and its start does not lie after that sample.
     """
 
-    def __init__(self, entries=None, cap_seconds=30.0, nominal_seconds=15.0, found=True):
+    def __init__(self, entries=None, cap_seconds=30.0, nominal_seconds=15.0, found=True, in_doubt=False):
         self.entries = entries or {}
-        self.found = found  # False when Redis had no document (``collectors.staterebuild`` rebuilds it)
+        # False when Redis had no document or one in doubt (``collectors.staterebuild`` rebuilds it)
+        self.found = found and not in_doubt
+        self.in_doubt = in_doubt  # a run wrote points and died before it saved this state
         self.cap = cap_seconds
         self.nominal = nominal_seconds
         self.stepped_back = 0  # series whose source clock went back in this cycle
@@ -69,14 +79,23 @@ class SamplingState:
 
     @classmethod
     def load(cls, redis, cap_seconds, nominal_seconds, name="usage"):
-        raw = redis.get(STATE_KEY + name)
+        raw, in_doubt = redis.mget(STATE_KEY + name, IN_DOUBT_KEY + name)
         entries = orjson.loads(raw) if raw else {}
-        return cls(entries, cap_seconds, nominal_seconds, found=raw is not None)
+        return cls(entries, cap_seconds, nominal_seconds, found=raw is not None, in_doubt=in_doubt is not None)
+
+    @staticmethod
+    def begin(redis, name="usage"):
+        """Mark the state in doubt: call it before the cycle writes its first point."""
+        redis.set(IN_DOUBT_KEY + name, b"1")
 
     def save(self, redis, now, name="usage"):
+        """Save the state and clear the in-doubt mark, both or neither (one transaction)."""
         horizon = now - FORGET_AFTER_SECONDS
         self.entries = {k: v for k, v in self.entries.items() if v[0] >= horizon}
-        redis.set(STATE_KEY + name, orjson.dumps(self.entries))
+        pipe = redis.pipeline(transaction=True)
+        pipe.set(STATE_KEY + name, orjson.dumps(self.entries))
+        pipe.delete(IN_DOUBT_KEY + name)
+        pipe.execute()
 
     def due(self, key, time, every):
         """True when series ``key`` should be written at ``time``: at most once per ``every`` seconds.

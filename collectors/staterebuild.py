@@ -12,7 +12,12 @@ charged (``cpu_core_seconds``). The container's start time is not stored: it is 
 (None), and ``SamplingState.advance`` then takes the container as the same instance when its
 counter did not go back, or as a new one when its start lies after the rebuilt sample.
 
-This runs only when the document is absent; an empty document (a cluster without pods) is
+The same rebuild replaces a document left in doubt by a cycle that died between writing its
+points and saving its state (``SamplingState.begin``): InfluxDB's last points are then exactly
+the part of that cycle that was written, so the next run charges neither interval twice nor
+loses one.
+
+This runs only when the document is absent or in doubt; an empty document (a cluster without pods) is
 state like any other. If InfluxDB is unavailable too, the series start from scratch, as they
 did before, and the log says so.
 """
@@ -112,15 +117,19 @@ def load_sampling(redis, store, name, cap_seconds, nominal_seconds):
     state = SamplingState.load(redis, cap_seconds, nominal_seconds, name=name)
     if state.found:
         return state
+    why = "was left in doubt by a cycle that died before saving it" if state.in_doubt else "was missing from Redis"
     since = source_now(redis) - LOOKBACK_SECONDS
     try:
         state.entries = rebuild_entries(store, name, since)
     except TimeseriesError as exc:
-        log.warning("the %s sampling state is missing from Redis and InfluxDB cannot rebuild it (%s): "
-                    "every series is charged from scratch", name, exc)
+        # Charging from the doubtful state could count the dead cycle's interval twice; from
+        # scratch, each series stands for one nominal period.
+        state.entries = {}
+        log.warning("the %s sampling state %s and InfluxDB cannot rebuild it (%s): every series is charged "
+                    "from scratch", name, why, exc)
         return state
     # A first start looks the same as an emptied Redis; only a rebuild that found series is news.
-    level = logging.WARNING if state.entries else logging.INFO
-    log.log(level, "the %s sampling state was missing from Redis: rebuilt %d series from InfluxDB's last points "
-            "of the last %d s", name, len(state.entries), LOOKBACK_SECONDS)
+    level = logging.WARNING if state.entries or state.in_doubt else logging.INFO
+    log.log(level, "the %s sampling state %s: rebuilt %d series from InfluxDB's last points of the last %d s",
+            name, why, len(state.entries), LOOKBACK_SECONDS)
     return state

@@ -11,6 +11,7 @@ PREFIX = "kubemon:"
 LOCK = PREFIX + "lock:"  # + cycle name: the lock that keeps a cycle from overlapping itself
 CYCLE_REPORT = PREFIX + "cycle:"  # + cycle name: the last run's report (JSON)
 SAMPLING_STATE = PREFIX + "sampling:"  # + cycle name: previous sample of every series (JSON)
+SAMPLING_IN_DOUBT = PREFIX + "sampling-in-doubt:"  # + cycle name: set while a cycle writes before saving its state
 SOURCE_TIME = PREFIX + "source-time"  # [latest kubelet sample time, wall time it was seen]
 CLUSTER_HEALTH = PREFIX + "cluster:health"  # {"status": "OK"|"KO"|"unknown", "detail", "time"}
 KNOWN_NODES = PREFIX + "nodes"  # set of node names (the temperature push checks against it)

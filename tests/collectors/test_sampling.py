@@ -98,3 +98,16 @@ def test_an_unknown_start_gives_way_to_a_restart_after_the_last_sample():
     state = SamplingState({"c": [1000, 100.0, None, 15.0, 1.5]}, cap_seconds=30, nominal_seconds=15)
     sample = state.advance("c", 1015, start=1005, counter=2.0, rate=0.2)
     assert (sample.interval, sample.increment) == (10, 2.0)
+
+
+def test_a_state_marked_in_doubt_is_not_used_until_a_save_clears_the_mark(redis_db):
+    state = SamplingState()
+    state.advance("c/ns/pod/app", 1000, start=0, counter=1.0)
+    state.save(redis_db, now=1000)
+    SamplingState.begin(redis_db, name="gpu")
+    assert SamplingState.load(redis_db, 30, 15).found  # another cycle's mark
+    SamplingState.begin(redis_db)
+    doubtful = SamplingState.load(redis_db, 30, 15)
+    assert (doubtful.found, doubtful.in_doubt) == (False, True)
+    doubtful.save(redis_db, now=1000)
+    assert SamplingState.load(redis_db, 30, 15).found
