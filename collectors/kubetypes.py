@@ -45,6 +45,7 @@ class PodSpec(msgspec.Struct, frozen=True, gc=False):
 
 class StateDetail(msgspec.Struct, frozen=True, gc=False):
     reason: str = ""
+    finishedAt: str | None = None  # of a terminated state (null while a pod is being deleted)
 
 
 class ContainerState(msgspec.Struct, frozen=True, gc=False):
@@ -57,6 +58,7 @@ class ContainerStatus(msgspec.Struct, frozen=True, gc=False):
     ready: bool = False
     restartCount: int = 0
     state: ContainerState = ContainerState()
+    lastState: ContainerState = ContainerState()
 
 
 class PodCondition(msgspec.Struct, frozen=True, gc=False):

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from collectors.podstate import pod_state
 from collectors.quantity import QuantityError, cpu_millicores, to_bytes
+from collectors.timeutil import epoch_seconds
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ class ContainerSpec:
     limits_memory: float = 0
     requests_gpu: float = 0
     restarts: int = 0
+    # When the container's last instance ended (``state`` or else ``lastState.terminated.finishedAt``),
+    # epoch seconds: the time it ran after its last sample is charged too (collectors.sampling).
+    finished: int | None = None
 
 
 @dataclass(slots=True)
@@ -97,6 +101,13 @@ def pod_info(pod):
         target = info.containers.get(container_status.name)
         if target is not None:
             target.restarts = container_status.restartCount
+            terminated = container_status.state.terminated or container_status.lastState.terminated
+            if terminated is not None and terminated.finishedAt:
+                try:
+                    target.finished = epoch_seconds(terminated.finishedAt)
+                except ValueError:
+                    log.warning("pod %s/%s: unreadable finishedAt %r", info.namespace, info.name,
+                                terminated.finishedAt)
         if container_status.ready:
             info.ready_containers += 1
     return info

@@ -40,16 +40,22 @@ STATE_KEY = keys.SAMPLING_STATE
 IN_DOUBT_KEY = keys.SAMPLING_IN_DOUBT
 # Forget series not seen for a day (pods churn; the state must not grow forever).
 FORGET_AFTER_SECONDS = 86_400
+FRESH, CLOSED = 1, 2
 
 
 @dataclass(slots=True)
 class Sample:
     interval: float
     increment: float  # counter increase in counter units (0 when the series has no counter)
+    fresh: bool = False  # a container instance that started since the series' previous sample
 
 
 class SamplingState:
-    """``entries`` maps a series key to ``[time, counter, start, interval, increment]``.
+    """``entries`` maps a series key to ``[time, counter, start, interval, increment]``; a
+    container's entry has two more: ``flags`` (``FRESH`` when that sample was an instance's
+    first, ``CLOSED`` when it was written for an instance that had ended, see ``close``), the
+    sample's working set (``gauge``) and CPU rate, which the closing sample charges for the
+    instance's end.
 
     ``start`` None with a counter means the start is unknown (the entry was rebuilt from
     InfluxDB, which does not keep it): the container is taken as unchanged while its counter
@@ -110,24 +116,30 @@ class SamplingState:
             self.entries[key] = [time, None, None, 0.0, 0.0]
         return True
 
-    def advance(self, key, time, start=None, counter=None, rate=None):
+    def advance(self, key, time, start=None, counter=None, rate=None, finished=None, gauge=None):
         """The ``Sample`` for a new observation of series ``key``.
 
         ``time`` and ``start`` are epoch seconds; ``counter`` is the cumulative counter (in the
         unit of the increment), ``rate`` the instantaneous rate used only when no counter
-        history exists.
+        history exists; ``finished`` is when the container's previous instance ended, if known;
+        ``gauge`` (a container's working set) is kept for ``close``.
         """
         previous = self._previous(key, time)
+        fresh = False
         if previous is not None:
-            prev_time, prev_counter, prev_start, prev_interval, prev_increment = previous
+            prev_time, prev_counter, prev_start, prev_interval, prev_increment = previous[:5]
             if time == prev_time:
-                return Sample(prev_interval, prev_increment)
+                return Sample(prev_interval, prev_increment, len(previous) > 5 and previous[5] == FRESH)
             if start is not None and start != prev_start and prev_time <= start <= time:
                 # A new instance (the container restarted since the last sample) is charged from its
-                # own start, and everything it used is in its own counter; the time before it started
-                # was the old instance's end and the back-off, which the last sample already covered.
-                interval = min(time - start, self.cap)
+                # own start, and everything it used is in its own counter. The back-off before it
+                # started ran nothing; the old instance's last seconds after the previous sample
+                # (until ``finished``) are charged here too, at this sample's values. Its CPU of
+                # that time is not in this counter: the pod's counter has it (collectors.usage).
+                tail = finished - prev_time if finished is not None and prev_time < finished <= start else 0
+                interval = min(time - start + tail, self.cap)
                 increment = counter if counter is not None else 0.0
+                fresh = True
             else:
                 interval = min(time - prev_time, self.cap)
                 if counter is None:
@@ -145,12 +157,44 @@ class SamplingState:
                 # A container born since the last cycle: its whole life is in this sample.
                 interval = float(since_start)
                 increment = counter if counter is not None else 0.0
+                fresh = True
             else:
                 # First sight of a long-running series: it stands for one nominal period.
                 interval = self.nominal
                 increment = (rate or 0.0) * interval if counter is not None else 0.0
-        self.entries[key] = [time, counter, start, interval, increment]
-        return Sample(interval, increment)
+        if gauge is not None or fresh:
+            # The flag makes a re-read of this sample say "fresh" again (a rerun rewrites the same points).
+            # The rate kept for ``close`` is the last interval's mean where a counter gives it: a
+            # steadier estimate of the instance's last seconds than one instantaneous reading.
+            mean = increment / interval if counter is not None and interval > 0 else rate
+            self.entries[key] = [time, counter, start, interval, increment, FRESH if fresh else 0, gauge, mean]
+        else:
+            self.entries[key] = [time, counter, start, interval, increment]
+        return Sample(interval, increment, fresh)
+
+    def close(self, key, time, finished=None, increment=None):
+        """``(Sample, gauge)`` for a container instance that ended since its last sample, seen at
+        ``time`` without it; None when it has no open entry (never seen, or already closed, or
+        seen at ``time``). The sample stands for the time from the last sample to ``finished``
+        (to ``time`` if unknown), at the last sample's working set (``gauge``), and charges
+        ``increment``: the CPU only the pod's counter saw, or when the pod is gone from the
+        summary too, the last sample's rate over that time (an estimate). The entry's counter
+        moves on by it, in case the container reappears as the same instance."""
+        previous = self.entries.get(key)
+        if previous is None or previous[0] >= time or (len(previous) > 5 and previous[5] == CLOSED):
+            return None
+        prev_time, prev_counter, start = previous[0], previous[1], previous[2]
+        if finished is not None and (start is None or finished >= start):
+            end = min(max(finished, prev_time), time)  # this instance's end (it may precede the last sample)
+        else:
+            end = time  # unknown, or an older instance's end: the status has not caught up yet
+        interval = min(end - prev_time, self.cap)
+        gauge = previous[6] if len(previous) > 6 else None
+        if increment is None:
+            increment = (previous[7] or 0.0) * interval if len(previous) > 7 else 0.0
+        counter = prev_counter + increment if prev_counter is not None else None
+        self.entries[key] = [time, counter, start, interval, increment, CLOSED, gauge, None]
+        return Sample(interval, increment), gauge
 
 
 def _iso(epoch):

@@ -24,7 +24,7 @@ did before, and the log says so.
 
 import logging
 
-from collectors.sampling import SamplingState
+from collectors.sampling import CLOSED, SamplingState
 from kubemon.cluster import source_now
 from kubemon.timeseries import TimeseriesError
 from kubemon.timeseries.schema import CONTAINER, GPU, NETWORK, NODE, VOLUME, field_identifier, source_identifier
@@ -63,7 +63,8 @@ def _put(entries, key, entry):
 
 def _usage_statements():
     return [
-        _last_points(CONTAINER, "interval_seconds", ("cpu_usage_core_nanoseconds", "cpu_core_seconds")),
+        _last_points(CONTAINER, "interval_seconds",
+                     ("cpu_usage_core_nanoseconds", "cpu_core_seconds", "memory_working_set_bytes")),
         _last_points(NETWORK, "interval_seconds"),
         _last_points(NODE, "interval_seconds"),
         _last_points(VOLUME, "used_bytes", group_by='"namespace", "pod_name"'),
@@ -77,9 +78,15 @@ def _usage_entries(results):
     for tags, row in _rows(containers):
         counter = row.get("cpu_usage_core_nanoseconds")
         key = f"c/{tags.get('namespace', '')}/{tags.get('pod_name', '')}/{tags.get('container_name', '')}"
-        _put(entries, key, [row["time"], counter / 1e9 if counter is not None else None, None,
-                            float(row["last"]), float(row.get("cpu_core_seconds") or 0.0) if counter is not None
-                            else 0.0])
+        if counter is None:
+            # A closing point (collectors.usage.closing_fields: an instance that ended) or a point
+            # of the metrics.k8s.io fallback: either way, not one to close again.
+            _put(entries, key, [row["time"], None, None, float(row["last"]), 0.0, CLOSED, None, None])
+        else:
+            interval, increment = float(row["last"]), float(row.get("cpu_core_seconds") or 0.0)
+            # The working set and the interval's mean rate: what a closing sample charges (SamplingState.close).
+            _put(entries, key, [row["time"], counter / 1e9, None, interval, increment, 0,
+                                row.get("memory_working_set_bytes"), increment / interval if interval > 0 else 0.0])
     for tags, row in _rows(networks):
         _put(entries, f"n/{tags.get('namespace', '')}/{tags.get('pod_name', '')}",
              [row["time"], None, None, float(row["last"]), 0.0])

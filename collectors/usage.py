@@ -132,21 +132,26 @@ def container_fields(container, spec, sample, interval):
     return fields
 
 
-def summary_points(summary, pods, sampling, result):
-    """Append the points of one node's kubelet summary to ``result``."""
+def summary_points(summary, pods, sampling, result, pods_on_node=None):
+    """Append the points of one node's kubelet summary to ``result``; ``pods_on_node`` (the pod
+    index's ``PodInfo``s of this node) lets the containers of pods gone from it be closed."""
     node = summary.get("node") or {}
     node_name = node.get("nodeName", "")
     points = result.points
+    listed = set()
     for pod_stats in summary.get("pods") or []:
         try:
             ref = pod_stats["podRef"]
             namespace, pod_name = ref["namespace"], ref["name"]
+            listed.add((namespace, pod_name))
             info = pods.get((namespace, pod_name)) if pods is not None else None
             if pods is not None and (info is None or (info.uid and ref.get("uid") and info.uid != ref.get("uid"))):
                 # The kubelet still reports a pod the API no longer has (or a namesake): not charged.
                 continue
             pod_cpu = pod_memory = 0.0
             latest = 0
+            increments = 0.0
+            fresh_fields = None
             for container in pod_stats.get("containers") or []:
                 cpu = container.get("cpu") or {}
                 stamp = cpu.get("time") or (container.get("memory") or {}).get("time")
@@ -157,13 +162,17 @@ def summary_points(summary, pods, sampling, result):
                 counter = cpu.get("usageCoreNanoSeconds")
                 rate = cpu.get("usageNanoCores")
                 key = f"c/{namespace}/{pod_name}/{container['name']}"
+                spec = info.containers.get(container["name"], _NO_SPEC) if info is not None else _NO_SPEC
                 sample = sampling.advance(
                     key, sample_time, start,
                     counter / 1e9 if counter is not None else None,
                     rate / 1e9 if rate is not None else None,
+                    spec.finished, (container.get("memory") or _EMPTY).get("workingSetBytes"),
                 )
-                spec = info.containers.get(container["name"], _NO_SPEC) if info is not None else _NO_SPEC
                 fields = container_fields(container, spec, sample, sample.interval)
+                increments += sample.increment
+                if sample.fresh and fresh_fields is None:
+                    fresh_fields = fields
                 tags = {"namespace": namespace, "pod_name": pod_name, "container_name": container["name"],
                         "node_name": node_name}
                 points.append(Point(CONTAINER, tags, fields, sample_time))
@@ -171,6 +180,8 @@ def summary_points(summary, pods, sampling, result):
                 pod_cpu += fields.get("cpu_usage_nanocores", 0.0)
                 pod_memory += fields.get("memory_working_set_bytes", 0.0)
                 latest = max(latest, sample_time)
+            charge_pod_counter(pod_stats, (namespace, pod_name, node_name), info, sampling, increments,
+                               fresh_fields, points)
             if latest:
                 result.pod_usage[(namespace, pod_name)] = {"cpu_nanocores": pod_cpu, "memory_bytes": pod_memory,
                                                            "node": node_name}
@@ -180,6 +191,9 @@ def summary_points(summary, pods, sampling, result):
         except (KeyError, TypeError, ValueError) as exc:
             result.skipped += 1
             log.warning("skipping pod stats on %s: %s", node_name, exc)
+    stamp = (node.get("cpu") or _EMPTY).get("time") or (node.get("memory") or _EMPTY).get("time")
+    if pods_on_node and stamp:
+        close_vanished_pods(pods_on_node, listed, node_name, epoch_seconds(stamp), sampling, points)
     node_point = node_usage_point(node, sampling)
     if node_point is not None:
         points.append(node_point)
@@ -187,6 +201,83 @@ def summary_points(summary, pods, sampling, result):
             "cpu_nanocores": node_point.fields.get("cpu_usage_nanocores", 0.0),
             "memory_bytes": node_point.fields.get("memory_working_set_bytes", 0.0),
         }
+
+
+def charge_pod_counter(pod_stats, where, info, sampling, increments, fresh_fields, points):
+    """Charge the CPU that the pod's counter saw and its containers' counters did not, and the
+    last seconds of container instances that ended since their last sample.
+
+    A container that crashes or completes takes its counter with it: its CPU between its last
+    sample and its end is in no container counter, but the pod's cgroup counter keeps counting
+    across container restarts (init containers' CPU and the pause container's are in it too).
+    The difference goes to the container instance that started since the previous sample
+    (``fresh_fields``): the old instance's end, before that start, explains it. Without one, a
+    container of the pod spec that was sampled before and is missing now has ended: it gets a
+    closing point (``SamplingState.close``) with that CPU and its time from the last sample to
+    its end (``finishedAt``) at its last working set. On a steady pod the difference is the
+    pause container's and stays uncharged. What stays unobservable: the last seconds of a pod
+    that ends between two samples (the kubelet no longer reports it).
+    """
+    namespace, pod_name, node_name = where
+    cpu = pod_stats.get("cpu") or _EMPTY
+    counter, stamp = cpu.get("usageCoreNanoSeconds"), cpu.get("time")
+    residual = 0.0
+    if counter is not None and stamp:
+        before = sampling.entries.get(f"p/{namespace}/{pod_name}")
+        start = epoch_seconds(pod_stats["startTime"]) if pod_stats.get("startTime") else None
+        sample = sampling.advance(f"p/{namespace}/{pod_name}", epoch_seconds(stamp), start, counter / 1e9)
+        if before is not None or sample.fresh:  # else: first sight of a running pod, nothing to compare
+            residual = max(0.0, sample.increment - increments)
+    if fresh_fields is not None:
+        if residual > 1e-9:
+            fresh_fields["cpu_core_seconds"] += residual
+            fresh_fields["cpu_allocated_core_seconds"] = max(
+                fresh_fields["resource_requests_millicpu_units_integral"] / 1000.0, fresh_fields["cpu_core_seconds"])
+        return
+    if info is None or not stamp:
+        return
+    listed = {c.get("name") for c in pod_stats.get("containers") or ()}
+    for name, spec in info.containers.items():
+        if name in listed:
+            continue
+        closed = sampling.close(f"c/{namespace}/{pod_name}/{name}", epoch_seconds(stamp), spec.finished, residual)
+        if closed is not None:
+            points.append(Point(CONTAINER, {"namespace": namespace, "pod_name": pod_name, "container_name": name,
+                                            "node_name": node_name}, closing_fields(spec, *closed),
+                                epoch_seconds(stamp)))
+            residual = 0.0
+
+
+def close_vanished_pods(pods_on_node, listed, node_name, sample_time, sampling, points):
+    """Close the containers of pods that the API still has on this node but its kubelet no longer
+    reports: a job that completed, or a pod that was deleted, since the last sample. Their last
+    seconds are charged up to their containers' ``finishedAt``, at the last sample's rate."""
+    for info in pods_on_node:
+        if (info.namespace, info.name) in listed:
+            continue
+        for name, spec in info.containers.items():
+            closed = sampling.close(f"c/{info.namespace}/{info.name}/{name}", sample_time, spec.finished)
+            if closed is not None:
+                points.append(Point(CONTAINER, {"namespace": info.namespace, "pod_name": info.name,
+                                                "container_name": name, "node_name": node_name},
+                                    closing_fields(spec, *closed), sample_time))
+
+
+def closing_fields(spec, sample, working_set):
+    """The resource-time of an instance's last seconds: integrals and CPU only, no gauges, so that
+    counts and means of samples are not changed by it."""
+    interval = sample.interval
+    fields = {"interval_seconds": interval, "cpu_core_seconds": float(sample.increment),
+              "resource_requests_millicpu_units_integral": spec.requests_millicpu * interval,
+              "resource_requests_memory_bytes_integral": spec.requests_memory * interval}
+    for attr, _, integral in _OPTIONAL_SPEC:
+        if getattr(spec, attr):
+            fields[integral] = getattr(spec, attr) * interval
+    if working_set is not None:
+        fields["memory_working_set_bytes_integral"] = working_set * interval
+    fields["cpu_allocated_core_seconds"] = max(spec.requests_millicpu / 1000.0 * interval, sample.increment)
+    fields["memory_allocated_byte_seconds"] = max(spec.requests_memory, working_set or 0) * interval
+    return fields
 
 
 def network_points(pod_stats, namespace, pod_name, node_name, sampling, points):
@@ -358,6 +449,9 @@ def collect_pod_usage(kube, sampling, pods, node_names, workers=16, sink=None):
     started = time.perf_counter()
     parse_seconds = 0.0
     denied = failed = 0
+    by_node = {}
+    for info in (pods or {}).values():
+        by_node.setdefault(info.node, []).append(info)
     for node_name, summary in fetch_summaries(kube, node_names, workers):
         if isinstance(summary, Exception):
             log.warning("no summary from node %s: %s", node_name, summary)
@@ -365,7 +459,7 @@ def collect_pod_usage(kube, sampling, pods, node_names, workers=16, sink=None):
             denied += isinstance(summary, KubeAccessDenied)
             continue
         parse_started = time.perf_counter()
-        summary_points(summary, pods, sampling, result)
+        summary_points(summary, pods, sampling, result, by_node.get(node_name))
         if sink is not None:
             _drain(result, sink)
         parse_seconds += time.perf_counter() - parse_started
