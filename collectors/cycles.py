@@ -188,7 +188,8 @@ def _usage(report, kube, store, redis, pod_watch=None):
     report.seconds["fetch_lists"] = report.seconds.get("fetch_lists", 0.0) + time.perf_counter() - started
     schedule = _schedule("usage")
     started = time.perf_counter()
-    sampling = load_sampling(redis, store, "usage", cap_seconds=2 * schedule, nominal_seconds=schedule)
+    sampling = load_sampling(redis, store, "usage", cap_seconds=settings.COLLECT_GAP_LIMIT_SECONDS,
+                             nominal_seconds=schedule)
     state_seconds = time.perf_counter() - started
     sampling.begin(redis, name="usage")
     stream = store.streaming_write()
@@ -238,7 +239,8 @@ def _gpu(report, kube, store, redis, pod_watch=None):
     nodes_raw = kube.list_nodes()
     exporters = gpu_collector.exporters_from_nodes(nodes_raw, settings.GPU_EXPORTER_URLS)
     schedule = _schedule("gpu")
-    sampling = load_sampling(redis, store, "gpu", cap_seconds=2 * schedule, nominal_seconds=schedule)
+    sampling = load_sampling(redis, store, "gpu", cap_seconds=settings.COLLECT_GAP_LIMIT_SECONDS,
+                             nominal_seconds=schedule)
     # Most exporters put no time on their samples: they get the cycle's slot, so that a rerun rewrites them.
     stamp = source_slot(redis, schedule)
     started = time.perf_counter()

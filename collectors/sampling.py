@@ -1,7 +1,8 @@
 """Per-series sampling state: how much time and counter increase a new sample stands for.
 
 Every usage point carries ``interval_seconds`` (the time since the previous sample of the same
-series, by the source's own timestamps, capped at twice the schedule) and, for containers,
+series, by the source's own timestamps, up to the gap limit; a gap and the time beyond the limit
+are reported as ``gap_seconds`` and ``unobserved_seconds``) and, for containers,
 ``cpu_core_seconds`` (the increase of the kubelet's cumulative counter, reset-aware). The state
 lives in Redis so that any worker can continue where another left off.
 
@@ -41,6 +42,10 @@ IN_DOUBT_KEY = keys.SAMPLING_IN_DOUBT
 # Forget series not seen for a day (pods churn; the state must not grow forever).
 FORGET_AFTER_SECONDS = 86_400
 FRESH, CLOSED = 1, 2
+# The document's entry that keeps the last cycles' sample times, from which the usual spacing of
+# samples on the sources' clock is learnt (a simulated clock may run 60 times faster than ours).
+CYCLES_KEY = "~cycles"
+CYCLES_KEPT = 9
 
 
 @dataclass(slots=True)
@@ -48,6 +53,8 @@ class Sample:
     interval: float
     increment: float  # counter increase in counter units (0 when the series has no counter)
     fresh: bool = False  # a container instance that started since the series' previous sample
+    gap: float = 0.0  # of ``interval``, the seconds beyond one usual spacing when the spacing was over twice that
+    unobserved: float = 0.0  # seconds since the previous sample beyond the gap limit: not charged
 
 
 class SamplingState:
@@ -67,7 +74,13 @@ class SamplingState:
         # False when Redis had no document or one in doubt (``collectors.staterebuild`` rebuilds it)
         self.found = found and not in_doubt
         self.in_doubt = in_doubt  # a run wrote points and died before it saved this state
-        self.cap = cap_seconds
+        self.cycles = self.entries.pop(CYCLES_KEY, None) or []
+        # The usual spacing of samples on the sources' clock: the median of the last cycles'.
+        spacings = sorted(b - a for a, b in zip(self.cycles, self.cycles[1:], strict=False) if b > a)
+        self.usual = max(spacings[len(spacings) // 2] if spacings else nominal_seconds, 1e-9)
+        # The gap limit (``cap_seconds``, COLLECT_GAP_LIMIT_SECONDS) is in the collector's seconds;
+        # on a source clock that runs faster, the same number of cycles spans more source time.
+        self.cap = cap_seconds * max(1.0, self.usual / nominal_seconds) if nominal_seconds else cap_seconds
         self.nominal = nominal_seconds
         self.stepped_back = 0  # series whose source clock went back in this cycle
 
@@ -98,8 +111,10 @@ class SamplingState:
         """Save the state and clear the in-doubt mark, both or neither (one transaction)."""
         horizon = now - FORGET_AFTER_SECONDS
         self.entries = {k: v for k, v in self.entries.items() if v[0] >= horizon}
+        if not self.cycles or now > self.cycles[-1]:
+            self.cycles = [*self.cycles[-(CYCLES_KEPT - 1):], now]
         pipe = redis.pipeline(transaction=True)
-        pipe.set(STATE_KEY + name, orjson.dumps(self.entries))
+        pipe.set(STATE_KEY + name, orjson.dumps({**self.entries, CYCLES_KEY: self.cycles}))
         pipe.delete(IN_DOUBT_KEY + name)
         pipe.execute()
 
@@ -126,10 +141,12 @@ class SamplingState:
         """
         previous = self._previous(key, time)
         fresh = False
+        gap = unobserved = 0.0
         if previous is not None:
             prev_time, prev_counter, prev_start, prev_interval, prev_increment = previous[:5]
             if time == prev_time:
-                return Sample(prev_interval, prev_increment, len(previous) > 5 and previous[5] == FRESH)
+                return Sample(prev_interval, prev_increment, len(previous) > 5 and previous[5] == FRESH,
+                              *(previous[8:10] if len(previous) > 8 else ()))
             if start is not None and start != prev_start and prev_time <= start <= time:
                 # A new instance (the container restarted since the last sample) is charged from its
                 # own start, and everything it used is in its own counter. The back-off before it
@@ -138,10 +155,11 @@ class SamplingState:
                 # that time is not in this counter: the pod's counter has it (collectors.usage).
                 tail = finished - prev_time if finished is not None and prev_time < finished <= start else 0
                 interval = min(time - start + tail, self.cap)
+                unobserved = time - start + tail - interval
                 increment = counter if counter is not None else 0.0
                 fresh = True
             else:
-                interval = min(time - prev_time, self.cap)
+                interval, gap, unobserved = self._spacing(time - prev_time)
                 if counter is None:
                     increment = 0.0
                 elif (start == prev_start or prev_start is None) and prev_counter is not None \
@@ -153,7 +171,9 @@ class SamplingState:
                     increment = (rate or 0.0) * interval
         else:
             since_start = time - start if start is not None else None
-            if since_start is not None and 0 <= since_start <= self.cap:
+            # Before the first saved cycle, what ran before kubemon watched is not charged.
+            born_within = self.cap if self.cycles else 2 * self.usual
+            if since_start is not None and 0 <= since_start <= born_within:
                 # A container born since the last cycle: its whole life is in this sample.
                 interval = float(since_start)
                 increment = counter if counter is not None else 0.0
@@ -162,15 +182,27 @@ class SamplingState:
                 # First sight of a long-running series: it stands for one nominal period.
                 interval = self.nominal
                 increment = (rate or 0.0) * interval if counter is not None else 0.0
-        if gauge is not None or fresh:
+        if gauge is not None or fresh or gap or unobserved:
             # The flag makes a re-read of this sample say "fresh" again (a rerun rewrites the same points).
             # The rate kept for ``close`` is the last interval's mean where a counter gives it: a
             # steadier estimate of the instance's last seconds than one instantaneous reading.
             mean = increment / interval if counter is not None and interval > 0 else rate
-            self.entries[key] = [time, counter, start, interval, increment, FRESH if fresh else 0, gauge, mean]
+            entry = [time, counter, start, interval, increment, FRESH if fresh else 0, gauge, mean]
+            self.entries[key] = entry + [gap, unobserved] if gap or unobserved else entry
         else:
             self.entries[key] = [time, counter, start, interval, increment]
-        return Sample(interval, increment, fresh)
+        return Sample(interval, increment, fresh, gap, unobserved)
+
+    def _spacing(self, spacing):
+        """``(interval, gap, unobserved)`` for ``spacing`` seconds since the series' previous sample.
+
+        Up to the gap limit, the sample stands for all of it (charged from this sample's values);
+        a spacing over twice the usual one is a gap, and the part beyond one usual spacing is
+        reported as such; beyond the limit, the time is not charged but reported as unobserved.
+        """
+        interval = min(spacing, self.cap)
+        gap = interval - self.usual if spacing > 2 * self.usual else 0.0
+        return interval, gap, spacing - interval
 
     def close(self, key, time, finished=None, increment=None):
         """``(Sample, gauge)`` for a container instance that ended since its last sample, seen at

@@ -107,6 +107,10 @@ def container_fields(container, spec, sample, interval):
     if counter is not None:
         fields["cpu_usage_core_nanoseconds"] = int(counter)
     fields["cpu_core_seconds"] = float(sample.increment)
+    if sample.gap:
+        fields["gap_seconds"] = float(sample.gap)
+    if sample.unobserved:
+        fields["unobserved_seconds"] = float(sample.unobserved)
     _copy_gauges(memory, _MEMORY_GAUGES, fields, interval)
     for key, name in _MEMORY_COUNTS:
         value = memory.get(key)

@@ -143,6 +143,11 @@ COLLECT_SCHEDULE = {
     "temperature": env_float("COLLECT_TEMPERATURE_SECONDS", 5.0),
     "spool": env_float("COLLECT_SPOOL_SECONDS", 30.0),
 }
+# A sample stands for the time since the previous one of its series up to this many seconds (of
+# the collector's clock; scaled on a source clock that runs faster): a slow cycle, a missed beat or
+# a worker restart is charged from the sample after it, and reported as a gap; the time beyond is
+# not charged but reported as unobserved (docs/api.md, "Coverage").
+COLLECT_GAP_LIMIT_SECONDS = env_float("COLLECT_GAP_LIMIT_SECONDS", 300.0)
 COLLECT_TASKS = {
     "usage": "collectors.tasks.collect_usage",
     "inventory": "collectors.tasks.collect_inventory",

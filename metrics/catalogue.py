@@ -189,6 +189,14 @@ METRICS = dict(
         _m("gpu/temperature", GPU, "temperature_celsius", "gauge", "celsius", "GPU temperature.", custom=True),
         _m("gpu/request", CONTAINER, "resource_requests_gpu", "gauge", "gpus",
            "GPUs requested by the containers (integral: GPU-seconds).", custom=True),
+        # --- coverage: how much of the charged time the samples saw (docs/api.md, "Coverage") ---
+        _m("coverage/charged_seconds", CONTAINER, "interval_seconds", "increment", "s",
+           "Container-seconds charged: the time the samples stand for.", custom=True),
+        _m("coverage/gap_seconds", CONTAINER, "gap_seconds", "increment", "s",
+           "Of the charged container-seconds, those in gaps of the sampling (over twice the usual spacing, "
+           "up to the gap limit), charged from the sample after the gap.", custom=True),
+        _m("coverage/unobserved_seconds", CONTAINER, "unobserved_seconds", "increment", "s",
+           "Container-seconds in gaps beyond the gap limit (COLLECT_GAP_LIMIT_SECONDS): not charged.", custom=True),
         # --- node temperature ---
         _m("temperature", TEMPERATURE, "celsius", "gauge", "celsius",
            "Node temperatures pushed by the agents or scraped from node-exporter.", custom=True),

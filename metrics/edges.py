@@ -22,7 +22,11 @@ from metrics.window import to_ns
 
 
 def reach():
-    """The longest interval a sample may stand for: the sampling cap, twice the slowest schedule."""
+    """How far past an edge samples are shared: twice the slowest schedule, the usual sample's reach.
+
+    A sample after a gap may stand for up to the gap limit (COLLECT_GAP_LIMIT_SECONDS); reading
+    that far at every edge would cost ten times more rows for the rare gap, so a gap straddling
+    an edge goes to the window that holds the sample after it (docs/api.md, "Coverage")."""
     schedule = settings.COLLECT_SCHEDULE
     return timedelta(seconds=2 * max(schedule.get("usage") or 15, schedule.get("gpu") or 15))
 

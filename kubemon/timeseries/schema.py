@@ -52,6 +52,10 @@ CONTAINER_USAGE_FIELDS = (
     "rootfs_available_bytes",
     "logs_used_bytes",
     "interval_seconds",
+    # Coverage (collectors.sampling): of interval_seconds, the part that was a gap in the sampling,
+    # charged from the sample after it; and the time beyond the gap limit, not charged.
+    "gap_seconds",
+    "unobserved_seconds",
 )
 CONTAINER_SPEC_FIELDS = (
     "resource_requests_millicpu_units",
@@ -171,7 +175,8 @@ INTEGRAL_FIELDS = {
     GPU: ("utilization_percent", "memory_used_bytes", "power_watts"),
 }
 SUMMED_FIELDS = {
-    CONTAINER: ("cpu_core_seconds", "cpu_allocated_core_seconds", "memory_allocated_byte_seconds"),
+    CONTAINER: ("cpu_core_seconds", "cpu_allocated_core_seconds", "memory_allocated_byte_seconds", "gap_seconds",
+                "unobserved_seconds"),
 }
 # Cumulative counters keep their hourly maximum (``<F>_max``) so rates and totals survive the rollup.
 MAX_FIELDS = {

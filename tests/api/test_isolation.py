@@ -15,6 +15,11 @@ def every_kind_of_point(start):
     t = epoch(start)
     for ns in NAMESPACES:
         points += container_series(ns, f"{ns}-pod", "app", start, 20, cpu=50.0, gpus=1)
+        # A sample after a gap, with the coverage fields (collectors.sampling).
+        points.append(Point("kubernetes_pod_container", {"namespace": ns, "pod_name": f"{ns}-pod",
+                                                         "container_name": "app", "node_name": "node-1"},
+                            {"interval_seconds": 300.0, "gap_seconds": 285.0, "unobserved_seconds": 100.0},
+                            t + 20 * 15 + 400))
         points += network_series(ns, f"{ns}-pod", start, 20)
         for i in range(20):
             pod_tags = {"namespace": ns, "pod_name": f"{ns}-pod", "node_name": "node-1"}

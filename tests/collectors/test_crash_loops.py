@@ -114,8 +114,13 @@ def test_crash_loops_and_jobs_between_samples_are_charged_as_the_simulator_count
 
     simulator = make_simulator(seed=4, nodes=4, pods=60, step=5)
     kube = simulator.kube()
+    simulator.advance(15)
+    assert cycles.run_inventory_cycle(kube=kube, store=store, redis=redis_db).ok
+    assert cycles.run_usage_cycle(kube=kube, store=store, redis=redis_db).ok
+    # From here on, every running container has a previous sample (the first ones stand for the time
+    # since their start, which may lie before the window).
     start = simulator.get("/sim/state")["now"]
-    for step in range(120):
+    for step in range(1, 121):
         simulator.advance(15)
         if step % 2 == 0:
             assert cycles.run_inventory_cycle(kube=kube, store=store, redis=redis_db).ok

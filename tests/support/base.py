@@ -91,7 +91,8 @@ def hourly_container_point(namespace, pod, container, hour, samples, interval, c
         fields[name + "_max"] = raw[name]
         fields[name + "_samples"] = samples
     for name in SUMMED_FIELDS[CONTAINER]:
-        fields[name] = raw[name] * samples
+        if name in raw:  # (the coverage fields are written only for gaps)
+            fields[name] = raw[name] * samples
     fields["interval_seconds"] = float(interval * samples)
     tags = {"namespace": namespace, "pod_name": pod, "container_name": container, "node_name": node}
     return Point(CONTAINER, tags, fields, epoch(hour))
