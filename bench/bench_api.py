@@ -84,7 +84,7 @@ def raw_fields(cpu_millicores, memory):
             "memory_usage_bytes_integral": memory * INTERVAL, "interval_seconds": float(INTERVAL)}
 
 
-def fill(store, pods, days, namespaces, now):
+def fill(store, pods, days, namespaces, now, legacy_hours):
     from kubemon.timeseries import Point
 
     names = pod_names(pods, namespaces)
@@ -105,9 +105,11 @@ def fill(store, pods, days, namespaces, now):
             batch = []
         hour += timedelta(hours=1)
     hourly += store.write(batch, policy="hourly").written
-    # Raw samples: the first hour (ragged edge of a window starting inside it) and the recent ones.
+    # Raw samples: the first hour (ragged edge of a window starting inside it) and the recent ones,
+    # and ``legacy_hours`` more for the legacy system's raw scan.
     raw = 0
-    for begin, end in ((first_hour, first_hour + timedelta(hours=1)), (last_whole - timedelta(hours=1), now)):
+    spans = [(first_hour, first_hour + timedelta(hours=1 + legacy_hours)), (last_whole - timedelta(hours=1), now)]
+    for begin, end in spans:
         batch = []
         t = int(begin.timestamp())
         while t < int(end.timestamp()):
@@ -120,6 +122,38 @@ def fill(store, pods, days, namespaces, now):
                 batch = []
         raw += store.write(batch).written
     return hourly, raw, time.perf_counter() - started, first_hour
+
+
+def build_namespace_tier(first_hour, now):
+    """What the rollup task does: the namespace tier from the hourly rollup, and its marker."""
+    from collectors.rollup import roll_namespaces
+    from kubemon.redis import get_redis
+    from kubemon.timeseries.tiers import set_namespace_tier_since
+
+    started = time.perf_counter()
+    begin = first_hour - timedelta(days=1)
+    end, written = now.replace(minute=0, second=0, microsecond=0), 0
+    day = begin
+    while day < end:  # two days per statement, as collectors.tiers fills it
+        written += roll_namespaces(day, min(day + timedelta(days=2), end))
+        day += timedelta(days=2)
+    set_namespace_tier_since(get_redis(), begin)
+    return written, time.perf_counter() - started
+
+
+def time_legacy(store, first_hour, hours, count):
+    """The legacy system's way: ``sum(value)`` over every raw sample of the window, by namespace
+    (``../shared/reference/prior-systems.md`` §1), over ``hours`` of raw data."""
+    statement = ('SELECT sum("cpu_usage_nanocores") FROM "raw"."kubernetes_pod_container" '
+                 'WHERE time >= $b AND time < $e GROUP BY "namespace"')
+    params = {"b": int(first_hour.timestamp()) * 10**9,
+              "e": int((first_hour + timedelta(hours=hours)).timestamp()) * 10**9}
+    durations = []
+    for _ in range(count + 1):
+        started = time.perf_counter()
+        series = store.query(statement, params=params)
+        durations.append(time.perf_counter() - started)
+    return durations[1:], len(series)
 
 
 def percentiles(samples):
@@ -168,6 +202,8 @@ def main():
     parser.add_argument("--namespaces", type=int, default=50)
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--only", default="", help="run the cases whose label contains this text")
+    parser.add_argument("--legacy-hours", type=int, default=24,
+                        help="hours of raw samples the legacy row scans (its 30-day figure is scaled from them)")
     args = parser.parse_args()
 
     from deploy.local.influxdb_server import InfluxServer
@@ -189,8 +225,10 @@ def main():
 
         store.ensure_database(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION)
         now = datetime.now(UTC)
-        hourly, raw, seconds, first_hour = fill(store, args.pods, args.days, args.namespaces, now)
+        hourly, raw, seconds, first_hour = fill(store, args.pods, args.days, args.namespaces, now, args.legacy_hours)
         print(f"wrote {hourly:,} hourly and {raw:,} raw points in {seconds:.1f} s")
+        tier, seconds = build_namespace_tier(first_hour, now)
+        print(f"namespace tier: {tier:,} points from the hourly rollup in {seconds:.1f} s")
 
         _, secret = ApiCredential.generate("bench-global")
         global_headers = {"HTTP_X_USERNAME": "bench-global", "HTTP_X_PASSWORD": secret}
@@ -237,6 +275,14 @@ def main():
             assert len(rows) == expected_rows, (label, len(rows))
             p50, p95 = percentiles(durations)
             print(f"| {label} | {len(rows)} | {p50 * 1000:.1f} | {p95 * 1000:.1f} |")
+        if not args.only or "legacy" in args.only:
+            durations, groups = time_legacy(store, first_hour, args.legacy_hours, 5)
+            p50, p95 = percentiles(durations)
+            scale = days * 24 / args.legacy_hours
+            print(f"| legacy: sum(value) over raw data by namespace, {args.legacy_hours} h | {groups} | "
+                  f"{p50 * 1000:.1f} | {p95 * 1000:.1f} |")
+            print(f"| legacy: the same over {days} days (scaled ×{scale:g}: a raw scan is linear in samples) | "
+                  f"{groups} | {p50 * scale * 1000:.0f} | {p95 * scale * 1000:.0f} |")
         # Check the answer as well as the speed: mean millicores of the first namespace over the month.
         expected_mean = sum(50.0 + i % 200 for i in range(0, args.pods, args.namespaces))
         _, rows = time_requests(client, global_headers, {"agg": "all-namespace", **month}, "cpu/usage_rate", 1)

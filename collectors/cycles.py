@@ -15,7 +15,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from collectors import gpu as gpu_collector
-from collectors import inventory, rollup, snapshot
+from collectors import inventory, rollup, snapshot, tiers
 from collectors.failures import influxdb_failure, redis_failure
 from collectors.kube import get_kube, get_pod_watch
 from collectors.kubeerrors import KubeConfigError, KubeError
@@ -270,6 +270,9 @@ def _rollup(report, kube, store, redis, pod_watch=None):
     started = time.perf_counter()
     report.points["rerolled_hours"] = rollup.reroll_late_hours(store)
     report.seconds["reroll"] = time.perf_counter() - started
+    started = time.perf_counter()
+    tiers.fill_namespace_tier(redis, now, store=store)
+    report.seconds["namespace_tier"] = time.perf_counter() - started
 
 
 def _temperatures(report, kube, store, redis, pod_watch=None):

@@ -30,13 +30,16 @@ from kubemon.timeseries.schema import (
     HOURLY_POLICY,
     INTEGRAL_FIELDS,
     MAX_FIELDS,
+    NAMESPACE_POLICY,
     RAW_POLICY,
     SPACING_CAP_SECONDS,
     SUMMED_FIELDS,
     UNKNOWN_SUFFIX,
     quote_identifier,
     source_identifier,
+    tag_identifier,
 )
+from kubemon.timeseries.tiers import NAMESPACE_MEASUREMENTS
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,40 @@ def rollup_window(start, end, store=None):
         )
         written[measurement] = series[0]["values"][0][1] if series else 0
         fill_foreign(store, measurement, start, end)
+    roll_namespaces(start, end, store)
+    return written
+
+
+def namespace_select(measurement):
+    """The namespace tier's aggregate list: the hourly rollup's columns summed over the series
+    of a namespace (maxima of maxima), ``_unknown`` counts included."""
+    q = quote_identifier
+    parts = []
+    for name in INTEGRAL_FIELDS.get(measurement, ()):
+        parts += [f"sum({q(name + suffix)}) AS {q(name + suffix)}" for suffix in ("_integral", "_sum", "_samples")]
+        parts.append(f"max({q(name + '_max')}) AS {q(name + '_max')}")
+    parts += [f"sum({q(name)}) AS {q(name)}" for name in SUMMED_FIELDS.get(measurement, ())]
+    unknown = [term[0] + UNKNOWN_SUFFIX for term in foreign_terms(measurement)]
+    parts += [f"sum({q(name)}) AS {q(name)}" for name in unknown]
+    parts.append(f"sum({q('interval_seconds')}) AS {q('interval_seconds')}")
+    return ", ".join(parts)
+
+
+def roll_namespaces(start, end, store=None):
+    """Write the namespace tier of the hours in [start, end) from their hourly rollup; returns
+    the points written. Idempotent like the rollup: the same hours give the same points."""
+    store = store or get_store()
+    params = {"start": start.isoformat().replace("+00:00", "Z"), "end": end.isoformat().replace("+00:00", "Z")}
+    written = 0
+    for measurement in NAMESPACE_MEASUREMENTS:
+        statement = (
+            f"SELECT {namespace_select(measurement)} "  # noqa: S608  (whitelisted identifiers; values are bound)
+            f"INTO {source_identifier(measurement, NAMESPACE_POLICY)} "
+            f"FROM {source_identifier(measurement, HOURLY_POLICY)} "
+            f"WHERE time >= $start AND time < $end GROUP BY time(1h), {tag_identifier(measurement, 'namespace')}"
+        )
+        series = store.query(statement, params=params)
+        written += series[0]["values"][0][1] if series else 0
     return written
 
 

@@ -28,6 +28,7 @@ def ensure_influxdb_database(**kwargs):
     if not settings.INFLUXDB_CREATE_DATABASE:
         return
     try:
-        get_store().ensure_database(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION)
+        get_store().ensure_database(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION,
+                                    settings.INFLUXDB_NAMESPACE_RETENTION)
     except (TimeseriesError, ValueError) as exc:
         log.warning("could not create the InfluxDB database at start-up: %s", exc)

@@ -27,16 +27,19 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
+from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
 from kubemon.timeseries.hours import HOUR
 from kubemon.timeseries.schema import (
     HOURLY_POLICY,
     RAW_POLICY,
+    ROLLUP_POLICIES,
     SPACING_CAP_SECONDS,
     field_identifier,
     source_identifier,
     tag_identifier,
 )
+from kubemon.timeseries.tiers import NAMESPACE_MEASUREMENTS, namespace_tier_since
 from metrics import daycache, edges, planner
 from metrics.catalogue import LEGACY_TAGS
 from metrics.kinds import foreign_statements
@@ -93,14 +96,17 @@ def late_hours(store):
         return []
 
 
-def plan(metric, window, store, use_rollup=True, now=None):
-    """``[(policy, window), ...]`` covering ``window`` exactly once (two look-ups, then pure)."""
+def plan(metric, window, store, use_rollup=True, now=None, group_tags=()):
+    """``[(policy, window), ...]`` covering ``window`` exactly once (three look-ups, then pure)."""
     settled = settled_until(now or datetime.now(UTC))
     whole = planner.rollup_candidate(metric, window, settled, use_rollup)
     if whole is None:
         return [(RAW_POLICY, window)]
     watermark = rollup_watermark(store, metric, whole)
-    return planner.pieces(window, settled, watermark, late_hours(store) if watermark else ())
+    pieces = planner.pieces(window, settled, watermark, late_hours(store) if watermark else ())
+    if tuple(group_tags) == ("namespace",) and metric.measurement in NAMESPACE_MEASUREMENTS:
+        pieces = planner.namespace_tier(pieces, namespace_tier_since(get_redis()))
+    return pieces
 
 
 # --- 2. and 3. the day cache, then chunking ---
@@ -113,7 +119,7 @@ def reads_and_cached(metric, pieces, group_tags, selection, now):
     reads, partials, cache_days, generations = [], {}, [], {}
     for policy, part in pieces:
         spans = [part]
-        if policy == HOURLY_POLICY and daycache.enabled():
+        if policy in ROLLUP_POLICIES and daycache.enabled():
             days, spans = planner.whole_days(part, daycache.final_before(now))
             lookup = daycache.get(metric, group_tags, selection, days)
             generations.update(lookup.generations)
@@ -123,7 +129,7 @@ def reads_and_cached(metric, pieces, group_tags, selection, now):
             missing = [day for day in days if day not in lookup.found]
             cache_days += missing
             reads += [planner.Read(policy, span, by_day=True) for span in planner.day_chunks(missing)]
-        if policy == HOURLY_POLICY:
+        if policy in ROLLUP_POLICIES:
             reads += [planner.Read(policy, span) for span in spans]
         else:
             reads += planner.raw_reads(metric, spans, settings.API_QUERY_PARALLELISM)
@@ -257,7 +263,7 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
         return {}
     store = store or get_store()
     now = now or datetime.now(UTC)
-    pieces = plan(metric, window, store, use_rollup, now)
+    pieces = plan(metric, window, store, use_rollup, now, group_tags)
     reads, partials, cache_days, generations = reads_and_cached(metric, pieces, group_tags, selection, now)
     results, edge_results = run_reads(store, metric, reads, group_tags, selection, window)
     per_day = rebucket(reads, results, group_tags, partials, cache_days)

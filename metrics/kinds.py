@@ -14,8 +14,8 @@ the engine derives the rest from the samples' spacing (``foreign_statements``).
 from dataclasses import dataclass
 
 from kubemon.timeseries.schema import (
-    HOURLY_POLICY,
     INTEGRAL_FIELDS,
+    ROLLUP_POLICIES,
     SPACING_CAP_SECONDS,
     SUMMED_FIELDS,
     UNKNOWN_SUFFIX,
@@ -162,7 +162,7 @@ class ColumnKind(Kind):
 
     def statement(self, metric, policy, source, where, group):
         q = quote_identifier
-        hourly = policy == HOURLY_POLICY
+        hourly = policy in ROLLUP_POLICIES
         pairs = list(self.columns(metric, hourly))
         terms = self.terms(metric)
         if terms:

@@ -5,7 +5,8 @@ days the cache holds) and returns what to read, so the plan can be tested withou
 
 A window ``[begin, end)`` is answered from:
 
-- the ``hourly`` rollup for its whole hours that have settled (ended at least
+- the ``hourly`` rollup (or, for totals per namespace, its ``namespace_hourly`` tier where that
+  is whole: ``namespace_tier``) for its whole hours that have settled (ended at least
   ``API_ROLLUP_SETTLE_SECONDS`` ago), that the rollup has reached (``watermark``) and that
   received no data since their rollup (``late_hours``, which are read raw until re-rolled);
 - of those, whole finished UTC days from the day cache when it has them, the other days in
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from kubemon.timeseries.hours import DAY, HOUR
-from kubemon.timeseries.schema import HOURLY_POLICY, RAW_POLICY
+from kubemon.timeseries.schema import HOURLY_POLICY, NAMESPACE_POLICY, RAW_POLICY
 from metrics.window import Window
 
 DAYS_PER_STATEMENT = 8
@@ -72,6 +73,22 @@ def _around_late_hours(whole, late_hours):
         parts.append((HOURLY_POLICY, Window(cursor, whole.end)))
     # The rollup pieces first: callers read them from the day cache and the raw ones side by side.
     return sorted(parts, key=lambda part: part[0] != HOURLY_POLICY)
+
+
+def namespace_tier(pieces, since):
+    """``pieces`` with their hourly parts from ``since`` on read from the namespace tier instead
+    (``since``: the hour from which the tier is whole; None: not at all)."""
+    if since is None:
+        return pieces
+    out = []
+    for policy, part in pieces:
+        if policy != HOURLY_POLICY or part.end <= since:
+            out.append((policy, part))
+        elif part.begin >= since:
+            out.append((NAMESPACE_POLICY, part))
+        else:
+            out += [(HOURLY_POLICY, Window(part.begin, since)), (NAMESPACE_POLICY, Window(since, part.end))]
+    return out
 
 
 def whole_days(window, final):

@@ -64,7 +64,8 @@ def get_store():
         spool = FileSpool(settings.INFLUXDB_SPOOL)
     return TimeseriesStore(client, spool=spool, batch_lines=settings.INFLUXDB_BATCH_LINES,
                            create_database=settings.INFLUXDB_CREATE_DATABASE,
-                           retention=(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION),
+                           retention=(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION,
+                                      settings.INFLUXDB_NAMESPACE_RETENTION),
                            backlog=RollupBacklog(get_redis()), dead_letters=DeadLetters(get_redis()))
 
 

@@ -141,20 +141,24 @@ class InfluxClient:
         return results or [[]]
 
     # --- set-up ---
-    def ensure_database(self, raw_retention="30d", hourly_retention="400d"):
-        """Create the database and the ``raw``/``hourly`` policies; safe to run any number of times.
+    def ensure_database(self, raw_retention="30d", hourly_retention="400d", namespace_retention="1825d"):
+        """Create the database and the ``raw``/``hourly``/``namespace_hourly`` policies; safe to run
+        any number of times.
 
         Raw data uses daily shards (cheap to drop as they expire, bounded series per shard);
-        the hourly rollup uses weekly shards.
+        the hourly rollup uses weekly shards, the namespace tier (few series, kept for years)
+        monthly ones.
         """
         raw_seconds = _parse_duration(raw_retention)
         hourly_seconds = _parse_duration(hourly_retention)
+        namespace_seconds = _parse_duration(namespace_retention)
         db = quote_identifier(self.database)
         self.query(f"CREATE DATABASE {db}", database="", method="POST")
         existing = {row[0]: row for row in self._policies()}
         for name, seconds, shard, default in (
             ("raw", raw_seconds, "1d", True),
             ("hourly", hourly_seconds, "7d", False),
+            ("namespace_hourly", namespace_seconds, "30d", False),
         ):
             duration = f"{seconds}s" if seconds else "INF"
             verb = "ALTER" if name in existing else "CREATE"

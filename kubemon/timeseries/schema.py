@@ -26,7 +26,11 @@ GIB = 1024 * MIB
 
 RAW_POLICY = "raw"
 HOURLY_POLICY = "hourly"
-RETENTION_POLICIES = (RAW_POLICY, HOURLY_POLICY, "autogen")
+# The namespace tier: the hourly rollup summed per namespace (collectors.rollup), what an
+# ``all-namespace`` question over a long window reads instead of every pod's hours.
+NAMESPACE_POLICY = "namespace_hourly"
+ROLLUP_POLICIES = (HOURLY_POLICY, NAMESPACE_POLICY)
+RETENTION_POLICIES = (RAW_POLICY, HOURLY_POLICY, NAMESPACE_POLICY, "autogen")
 
 
 @dataclass(frozen=True)

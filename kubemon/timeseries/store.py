@@ -262,9 +262,10 @@ class TimeseriesStore:
     def database(self):
         return self.client.database
 
-    def ensure_database(self, raw_retention="30d", hourly_retention="400d"):
-        """Create the database and the ``raw`` and ``hourly`` retention policies (idempotent)."""
-        self.client.ensure_database(raw_retention, hourly_retention)
+    def ensure_database(self, raw_retention="30d", hourly_retention="400d", namespace_retention="1825d"):
+        """Create the database and the ``raw``, ``hourly`` and ``namespace_hourly`` retention
+        policies (idempotent)."""
+        self.client.ensure_database(raw_retention, hourly_retention, namespace_retention)
 
     def retention_policies(self):
         """``{policy name: duration text}`` of the database."""

@@ -1,0 +1,54 @@
+"""Filling the namespace tier backwards over the hours the hourly rollup held before it existed.
+
+Each rollup writes the namespace tier of the hours it sums (``collectors.rollup.roll_namespaces``);
+the hours rolled up before kubemon had the tier (or before Redis lost the marker) are filled here,
+a few days per rollup run, newest first. The marker ``NAMESPACE_TIER_SINCE``
+(``kubemon.timeseries.tiers``) moves back after each chunk is written, so readers use the tier
+exactly where it is whole; once no hourly data is older than the marker, it stays put.
+"""
+
+import logging
+from datetime import timedelta
+
+from collectors.rollup import roll_namespaces
+from kubemon.timeseries import get_store
+from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_RECOMPUTED_HOURS, floor_hour
+from kubemon.timeseries.schema import CONTAINER, HOURLY_POLICY, field_identifier, source_identifier
+from kubemon.timeseries.tiers import namespace_tier_since, set_namespace_tier_since
+
+log = logging.getLogger(__name__)
+
+# Days of hourly rollup summed per statement, and per rollup run (a run every 5 minutes fills a
+# year in about two hours; a day of 1,000 pods is 24,000 hourly points).
+DAYS_PER_STATEMENT = 2
+DAYS_PER_RUN = 14
+
+
+def _hourly_before(store, moment):
+    """Whether the hourly rollup holds anything before ``moment``."""
+    statement = (f"SELECT last({field_identifier(CONTAINER, 'interval_seconds')}) "  # noqa: S608  (whitelisted)
+                 f"FROM {source_identifier(CONTAINER, HOURLY_POLICY)} WHERE time < $before")
+    return bool(store.query(statement, params={"before": int(moment.timestamp()) * 10**9}))
+
+
+def fill_namespace_tier(redis, now, store=None, days=DAYS_PER_RUN):
+    """Fill up to ``days`` more days of the namespace tier before its marker; returns the marker.
+
+    Call it after ``rollup_recent``: on a first run the marker is set to the oldest hour that
+    run summed, since every hour after it has just been written to the tier.
+    """
+    store = store or get_store()
+    since = namespace_tier_since(redis)
+    if since is None:
+        since = floor_hour(now) - HOUR * ROLLUP_RECOMPUTED_HOURS
+        set_namespace_tier_since(redis, since)
+    spent = timedelta(0)
+    while spent < DAY * days and _hourly_before(store, since):
+        start = since - DAY * DAYS_PER_STATEMENT
+        roll_namespaces(start, since, store=store)
+        since = start
+        set_namespace_tier_since(redis, since)
+        spent += DAY * DAYS_PER_STATEMENT
+    if spent:
+        log.info("the namespace tier now reaches back to %s", since.isoformat())
+    return since

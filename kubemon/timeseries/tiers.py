@@ -1,0 +1,38 @@
+"""The namespace tier: the hourly rollup summed per namespace, and from when readers may trust it.
+
+``collectors.rollup`` writes it (``namespace_hourly`` policy, same measurement and field names as
+the hourly rollup, the ``namespace`` tag only) right after each hourly rollup of the same hours,
+and fills it backwards over older hours (``collectors.tiers``). ``NAMESPACE_TIER_SINCE`` in Redis
+is the oldest hour from which it is whole; readers (``metrics``) take namespace totals from it
+only from that hour on, and from the hourly rollup before. Losing the key costs speed, not
+correctness: readers fall back to the hourly rollup until the rollup task has filled it again.
+
+Only kinds whose rollup columns add up across series are served from it (sums, integrals,
+sample counts, maxima of maxima): gauges, increments and differences; counters and rates are
+read raw anyway.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from kubemon import keys
+from kubemon.timeseries.schema import CONTAINER, GPU
+
+log = logging.getLogger(__name__)
+
+# The measurements with a namespace tag and a rollup.
+NAMESPACE_MEASUREMENTS = (CONTAINER, GPU)
+
+
+def namespace_tier_since(redis):
+    """The hour (aware datetime) from which the namespace tier is whole, or None."""
+    try:
+        raw = redis.get(keys.NAMESPACE_TIER_SINCE)
+    except Exception as exc:  # noqa: BLE001  (Redis down: read the hourly rollup, slower but right)
+        log.warning("namespace tier marker unavailable, reading the hourly rollup: %s", exc)
+        return None
+    return datetime.fromtimestamp(int(raw), UTC) if raw else None
+
+
+def set_namespace_tier_since(redis, hour):
+    redis.set(keys.NAMESPACE_TIER_SINCE, int(hour.timestamp()))
