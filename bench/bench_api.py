@@ -109,19 +109,35 @@ def fill(store, pods, days, namespaces, now, legacy_hours):
     # and ``legacy_hours`` more for the legacy system's raw scan.
     raw = 0
     spans = [(first_hour, first_hour + timedelta(hours=1 + legacy_hours)), (last_whole - timedelta(hours=1), now)]
-    for begin, end in spans:
+    for n, (begin, end) in enumerate(spans):
         batch = []
         t = int(begin.timestamp())
         while t < int(end.timestamp()):
+            cycle = []
             for i, (ns, pod) in enumerate(names):
                 tags = {"namespace": ns, "pod_name": pod, "container_name": "app", "node_name": f"node-{i % 50:02d}"}
-                batch.append(Point(CONTAINER, tags, raw_fields(50.0 + i % 200, 2.0**27 + i), t))
+                cycle.append(Point(CONTAINER, tags, raw_fields(50.0 + i % 200, 2.0**27 + i), t))
+            if n == 1:  # the recent hours: the usage cycles' running sums too (kubemon/openhour.py)
+                save_running_sums(cycle, t)
+            batch += cycle
             t += INTERVAL
             if len(batch) >= 50_000:
                 raw += store.write(batch).written
                 batch = []
         raw += store.write(batch).written
     return hourly, raw, time.perf_counter() - started, first_hour
+
+
+def save_running_sums(points, slot):
+    from kubemon.openhour import OpenHourSums
+    from kubemon.redis import get_redis
+
+    redis = get_redis()
+    sums = OpenHourSums()
+    sums.add(points)
+    pipe = redis.pipeline(transaction=True)
+    sums.save(redis, pipe, slot, slot - INTERVAL, INTERVAL)
+    pipe.execute()
 
 
 def build_namespace_tier(first_hour, now):

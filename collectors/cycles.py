@@ -33,6 +33,7 @@ from kubemon.cluster import (
     source_now,
     source_slot,
 )
+from kubemon.openhour import OpenHourSums, break_open_hours
 from kubemon.redis import get_redis, try_lock
 from kubemon.temperatures import remember_latest
 from kubemon.timeseries import TimeseriesError, WriteReport, get_store
@@ -193,9 +194,14 @@ def _usage(report, kube, store, redis, pod_watch=None):
     state_seconds = time.perf_counter() - started
     sampling.begin(redis, name="usage")
     stream = store.streaming_write()
+    sums = OpenHourSums()
+
+    def sink(points):
+        sums.add(points)
+        stream.add(store.serialize(points, report.write))
+
     try:
-        result = collect_pod_usage(kube, sampling, pods, node_names,
-                                   sink=lambda points: stream.add(store.serialize(points, report.write)))
+        result = collect_pod_usage(kube, sampling, pods, node_names, sink=sink)
     finally:
         report.write.merge(stream.close())
     report.seconds.update(result.timings)
@@ -204,7 +210,11 @@ def _usage(report, kube, store, redis, pod_watch=None):
     report.points = result.counts
     stamp = result.sample_time or source_now(redis)
     started = time.perf_counter()
-    sampling.save(redis, stamp, name="usage")
+    previous_cycle = sampling.cycles[-1] if sampling.cycles else None
+    if sampling.in_doubt:
+        break_open_hours(redis, stamp)
+    sampling.save(redis, stamp, name="usage",
+                  also=lambda pipe: sums.save(redis, pipe, stamp, previous_cycle, sampling.usual))
     report.seconds["state"] = state_seconds + time.perf_counter() - started
     if result.sample_time:
         record_source_time(redis, result.sample_time)

@@ -107,8 +107,9 @@ class SamplingState:
         """Mark the state in doubt: call it before the cycle writes its first point."""
         redis.set(IN_DOUBT_KEY + name, b"1")
 
-    def save(self, redis, now, name="usage"):
-        """Save the state and clear the in-doubt mark, both or neither (one transaction)."""
+    def save(self, redis, now, name="usage", also=None):
+        """Save the state and clear the in-doubt mark, both or neither (one transaction);
+        ``also(pipe)`` may queue more commands into that transaction."""
         horizon = now - FORGET_AFTER_SECONDS
         self.entries = {k: v for k, v in self.entries.items() if v[0] >= horizon}
         if not self.cycles or now > self.cycles[-1]:
@@ -116,6 +117,8 @@ class SamplingState:
         pipe = redis.pipeline(transaction=True)
         pipe.set(STATE_KEY + name, orjson.dumps({**self.entries, CYCLES_KEY: self.cycles}))
         pipe.delete(IN_DOUBT_KEY + name)
+        if also is not None:
+            also(pipe)
         pipe.execute()
 
     def due(self, key, time, every):

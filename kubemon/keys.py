@@ -30,6 +30,7 @@ DEAD_LETTERS = PREFIX + "dead-letters"  # lines InfluxDB refused for good, with 
 ROLLUP_LATE_HOURS = PREFIX + "rollup:late-hours"  # hours written after their rollup (sorted set)
 ROLLUP_DAY_GENERATION = PREFIX + "rollup:generation:"  # + YYYY-MM-DD: bumped when the day's rollup changes
 ROLLUP_LAST_AUDIT = PREFIX + "rollup:last-audit"  # wall time of the last raw-vs-rollup comparison
+OPEN_HOUR = PREFIX + "open-hour:"  # + hour epoch: running sums of an hour not yet settled (JSON)
 NAMESPACE_TIER_SINCE = PREFIX + "tiers:namespace-since"  # epoch s: the namespace tier is whole from this hour on
 
 # --- the read side (metrics/) and the API (api/) ---

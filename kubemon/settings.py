@@ -222,6 +222,9 @@ API_NUM_PROXIES = env_int("API_NUM_PROXIES", 0)
 API_DEFAULT_EXCLUDED_NAMESPACES = env_list("API_DEFAULT_EXCLUDED_NAMESPACES", ["kube-system"])
 # An hour is read from the hourly rollup once it ended this long ago (the rollup runs every 5 min).
 API_ROLLUP_SETTLE_SECONDS = env_int("API_ROLLUP_SETTLE_SECONDS", 600)
+# The hours not settled yet are answered from the usage cycle's running sums where they are whole
+# (kubemon/openhour.py); switch off when another writer (Telegraf) writes into kubemon's database.
+API_OPEN_HOUR_SUMS = env_bool("API_OPEN_HOUR_SUMS", True)
 # Finished days' aggregates are kept in Redis this long (0: off); see metrics/daycache.py.
 API_DAY_CACHE_SECONDS = env_int("API_DAY_CACHE_SECONDS", 86400)
 # Statements of one query sent as parallel requests (InfluxDB runs each on its own core); 1: one request.

@@ -40,7 +40,7 @@ from kubemon.timeseries.schema import (
     tag_identifier,
 )
 from kubemon.timeseries.tiers import NAMESPACE_MEASUREMENTS, namespace_tier_since
-from metrics import daycache, edges, planner
+from metrics import daycache, edges, openedge, planner
 from metrics.catalogue import LEGACY_TAGS
 from metrics.kinds import foreign_statements
 from metrics.raw import from_ns, raw_rows
@@ -131,7 +131,7 @@ def reads_and_cached(metric, pieces, group_tags, selection, now):
             reads += [planner.Read(policy, span, by_day=True) for span in planner.day_chunks(missing)]
         if policy in ROLLUP_POLICIES:
             reads += [planner.Read(policy, span) for span in spans]
-        else:
+        elif policy == RAW_POLICY:
             reads += planner.raw_reads(metric, spans, settings.API_QUERY_PARALLELISM)
     return reads, partials, cache_days, generations
 
@@ -264,7 +264,9 @@ def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True
     store = store or get_store()
     now = now or datetime.now(UTC)
     pieces = plan(metric, window, store, use_rollup, now, group_tags)
+    pieces, open_docs = openedge.open_pieces(metric, pieces, group_tags) if use_rollup else (pieces, {})
     reads, partials, cache_days, generations = reads_and_cached(metric, pieces, group_tags, selection, now)
+    openedge.add_partials(metric, open_docs, group_tags, selection, partials)
     results, edge_results = run_reads(store, metric, reads, group_tags, selection, window)
     per_day = rebucket(reads, results, group_tags, partials, cache_days)
     add_foreign(store, metric, reads, results, group_tags, selection, partials)

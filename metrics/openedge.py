@@ -1,0 +1,85 @@
+"""The open end of a window from the usage cycle's running sums (``kubemon.openhour``).
+
+A window "up to now" ends in hours the rollup has not settled; reading them raw scans every
+sample since they began. Where the running sums of such an hour are whole, and the window covers
+every sample they hold, the hour is answered from them instead, column for column as from a
+rollup point; every other part stays a raw read. Only the container measurement has running
+sums, and only totals per namespace or per pod use them.
+"""
+
+import re
+
+from django.conf import settings
+
+from kubemon.openhour import open_hour
+from kubemon.redis import get_redis
+from kubemon.timeseries.hours import HOUR, ceil_hour
+from kubemon.timeseries.schema import CONTAINER, RAW_POLICY
+from metrics.results import Partial
+from metrics.window import Window
+
+OPEN_POLICY = "open"
+LEVELS = {("namespace",): "namespaces", ("namespace", "pod_name"): "pods"}
+_COLUMN = re.compile(r'(sum|max)\("([^"]+)"\)')
+
+
+def usable(metric, group_tags):
+    return (settings.API_OPEN_HOUR_SUMS and metric.measurement == CONTAINER and metric.rollup
+            and tuple(group_tags) in LEVELS)
+
+
+def _answerable(doc, hour, end):
+    """Whether ``doc`` answers ``[hour, end)``: the whole hour, or every sample it holds is before ``end``."""
+    return doc is not None and (end >= hour + HOUR or doc["until"] < end.timestamp())
+
+
+def open_pieces(metric, pieces, group_tags, redis=None):
+    """``(pieces, docs)``: the raw pieces' hours that running sums answer become ``OPEN_POLICY``
+    pieces of one hour each; ``docs`` maps their hour start to the running sums."""
+    if not usable(metric, group_tags):
+        return pieces, {}
+    redis = redis or get_redis()
+    out, docs = [], {}
+    for policy, part in pieces:
+        if policy != RAW_POLICY:
+            out.append((policy, part))
+            continue
+        cursor, hour = part.begin, ceil_hour(part.begin)
+        while hour < part.end:
+            end = min(hour + HOUR, part.end)
+            doc = open_hour(redis, int(hour.timestamp()))
+            if _answerable(doc, hour, end):
+                if cursor < hour:
+                    out.append((RAW_POLICY, Window(cursor, hour)))
+                out.append((OPEN_POLICY, Window(hour, end)))
+                docs[hour] = doc
+                cursor = end
+            hour += HOUR
+        if cursor < part.end:
+            out.append((RAW_POLICY, Window(cursor, part.end)))
+    return out, docs
+
+
+def _allows(selection, namespace):
+    if selection.namespaces is not None:
+        return namespace in selection.namespaces
+    return namespace != "" and namespace not in selection.exclude
+
+
+def add_partials(metric, docs, group_tags, selection, partials):
+    """Add the running sums of ``docs`` to ``partials``, with the columns the metric's kind reads
+    from a rollup point."""
+    if not docs:
+        return
+    columns = [(alias, function, field) for alias, expr in metric.strategy.columns(metric, True)
+               for function, field in [_COLUMN.fullmatch(expr).groups()]]
+    level = LEVELS[tuple(group_tags)]
+    for doc in docs.values():
+        for group, sums in doc[level].items():
+            key = (group,) if level == "namespaces" else tuple(group.split("/", 1))
+            if not _allows(selection, key[0]):
+                continue
+            row = {alias: sums.get(field) for alias, _, field in columns}
+            if any(value is not None for value in row.values()):
+                partials.setdefault(key, Partial()).add(row)
+
