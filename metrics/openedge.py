@@ -4,7 +4,7 @@ A window "up to now" ends in hours the rollup has not settled; reading them raw 
 sample since they began. Where the running sums of such an hour are whole, and the window covers
 every sample they hold, the hour is answered from them instead, column for column as from a
 rollup point; every other part stays a raw read. Only the container measurement has running
-sums, and only totals per namespace or per pod use them.
+sums, and only totals per namespace use them.
 """
 
 import re
@@ -19,7 +19,7 @@ from metrics.results import Partial
 from metrics.window import Window
 
 OPEN_POLICY = "open"
-LEVELS = {("namespace",): "namespaces", ("namespace", "pod_name"): "pods"}
+LEVELS = {("namespace",): "namespaces"}
 _COLUMN = re.compile(r'(sum|max)\("([^"]+)"\)')
 
 
@@ -76,8 +76,8 @@ def add_partials(metric, docs, group_tags, selection, partials):
     level = LEVELS[tuple(group_tags)]
     for doc in docs.values():
         for group, sums in doc[level].items():
-            key = (group,) if level == "namespaces" else tuple(group.split("/", 1))
-            if not _allows(selection, key[0]):
+            key = (group,)
+            if not _allows(selection, group):
                 continue
             row = {alias: sums.get(field) for alias, _, field in columns}
             if any(value is not None for value in row.values()):
