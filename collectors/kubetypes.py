@@ -46,6 +46,7 @@ class PodSpec(msgspec.Struct, frozen=True, gc=False):
 class StateDetail(msgspec.Struct, frozen=True, gc=False):
     reason: str = ""
     finishedAt: str | None = None  # of a terminated state (null while a pod is being deleted)
+    startedAt: str | None = None  # of a terminated state: which instance it was
 
 
 class ContainerState(msgspec.Struct, frozen=True, gc=False):

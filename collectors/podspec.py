@@ -39,6 +39,7 @@ class ContainerSpec:
     # When the container's last instance ended (``state`` or else ``lastState.terminated.finishedAt``),
     # epoch seconds: the time it ran after its last sample is charged too (collectors.sampling).
     finished: int | None = None
+    finished_from: int | None = None  # the start of the instance that ended then (``startedAt``)
 
 
 @dataclass(slots=True)
@@ -105,6 +106,8 @@ def pod_info(pod):
             if terminated is not None and terminated.finishedAt:
                 try:
                     target.finished = epoch_seconds(terminated.finishedAt)
+                    if terminated.startedAt:
+                        target.finished_from = epoch_seconds(terminated.startedAt)
                 except ValueError:
                     log.warning("pod %s/%s: unreadable finishedAt %r", info.namespace, info.name,
                                 terminated.finishedAt)

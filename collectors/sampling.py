@@ -134,13 +134,15 @@ class SamplingState:
             self.entries[key] = [time, None, None, 0.0, 0.0]
         return True
 
-    def advance(self, key, time, start=None, counter=None, rate=None, finished=None, gauge=None):
+    def advance(self, key, time, start=None, counter=None, rate=None, finished=None, gauge=None,
+                finished_from=None):
         """The ``Sample`` for a new observation of series ``key``.
 
         ``time`` and ``start`` are epoch seconds; ``counter`` is the cumulative counter (in the
         unit of the increment), ``rate`` the instantaneous rate used only when no counter
         history exists; ``finished`` is when the container's previous instance ended, if known;
-        ``gauge`` (a container's working set) is kept for ``close``.
+        ``gauge`` (a container's working set) is kept for ``close``; ``finished_from`` is the
+        start of the instance that ended at ``finished``.
         """
         previous = self._previous(key, time)
         fresh = False
@@ -156,7 +158,8 @@ class SamplingState:
                 # started ran nothing; the old instance's last seconds after the previous sample
                 # (until ``finished``) are charged here too, at this sample's values. Its CPU of
                 # that time is not in this counter: the pod's counter has it (collectors.usage).
-                tail = finished - prev_time if finished is not None and prev_time < finished <= start else 0
+                tail = finished - prev_time if self._ended_here(previous, finished, finished_from) \
+                    and prev_time < finished <= start else 0
                 interval = min(time - start + tail, self.cap)
                 unobserved = time - start + tail - interval
                 increment = counter if counter is not None else 0.0
@@ -196,6 +199,15 @@ class SamplingState:
             self.entries[key] = [time, counter, start, interval, increment]
         return Sample(interval, increment, fresh, gap, unobserved)
 
+    @staticmethod
+    def _ended_here(previous, finished, finished_from):
+        """Whether ``finished`` is the end of the instance ``previous`` sampled: not one closed
+        already, nor a later instance that started and ended unseen between two samples (its
+        seconds are unobservable; its CPU is in the pod's counter)."""
+        if finished is None or (len(previous) > 5 and previous[5] == CLOSED):
+            return False
+        return finished_from is None or previous[2] is None or finished_from == previous[2]
+
     def _spacing(self, spacing):
         """``(interval, gap, unobserved)`` for ``spacing`` seconds since the series' previous sample.
 
@@ -207,7 +219,7 @@ class SamplingState:
         gap = interval - self.usual if spacing > 2 * self.usual else 0.0
         return interval, gap, spacing - interval
 
-    def close(self, key, time, finished=None, increment=None):
+    def close(self, key, time, finished=None, increment=None, finished_from=None):
         """``(Sample, gauge)`` for a container instance that ended since its last sample, seen at
         ``time`` without it; None when it has no open entry (never seen, or already closed, or
         seen at ``time``). The sample stands for the time from the last sample to ``finished``
@@ -219,7 +231,11 @@ class SamplingState:
         if previous is None or previous[0] >= time or (len(previous) > 5 and previous[5] == CLOSED):
             return None
         prev_time, prev_counter, start = previous[0], previous[1], previous[2]
-        if finished is not None and (start is None or finished >= start):
+        if finished_from is not None and start is not None and finished_from > start:
+            # A later instance started and ended unseen: this one's end is unknown, and only what
+            # was sampled is charged (the later one's CPU is in the pod's counter).
+            end = prev_time
+        elif finished is not None and (start is None or finished >= start):
             end = min(max(finished, prev_time), time)  # this instance's end (it may precede the last sample)
         else:
             end = time  # unknown, or an older instance's end: the status has not caught up yet

@@ -171,7 +171,7 @@ def summary_points(summary, pods, sampling, result, pods_on_node=None):
                     key, sample_time, start,
                     counter / 1e9 if counter is not None else None,
                     rate / 1e9 if rate is not None else None,
-                    spec.finished, (container.get("memory") or _EMPTY).get("workingSetBytes"),
+                    spec.finished, (container.get("memory") or _EMPTY).get("workingSetBytes"), spec.finished_from,
                 )
                 fields = container_fields(container, spec, sample, sample.interval)
                 increments += sample.increment
@@ -218,14 +218,16 @@ def charge_pod_counter(pod_stats, where, info, sampling, increments, fresh_field
     (``fresh_fields``): the old instance's end, before that start, explains it. Without one, a
     container of the pod spec that was sampled before and is missing now has ended: it gets a
     closing point (``SamplingState.close``) with that CPU and its time from the last sample to
-    its end (``finishedAt``) at its last working set. On a steady pod the difference is the
-    pause container's and stays uncharged. What stays unobservable: the last seconds of a pod
+    its end (``finishedAt``) at its last working set. With the container closed already (an
+    instance ran and crashed unseen during its back-off), the difference waits in the pod's
+    state for the next instance. On a steady pod the difference is the pause container's and
+    stays uncharged. What stays unobservable: the last seconds of a pod
     that ends between two samples (the kubelet no longer reports it).
     """
     namespace, pod_name, node_name = where
     cpu = pod_stats.get("cpu") or _EMPTY
     counter, stamp = cpu.get("usageCoreNanoSeconds"), cpu.get("time")
-    residual = 0.0
+    residual, before = 0.0, None
     if counter is not None and stamp:
         before = sampling.entries.get(f"p/{namespace}/{pod_name}")
         start = epoch_seconds(pod_stats["startTime"]) if pod_stats.get("startTime") else None
@@ -241,15 +243,22 @@ def charge_pod_counter(pod_stats, where, info, sampling, increments, fresh_field
     if info is None or not stamp:
         return
     listed = {c.get("name") for c in pod_stats.get("containers") or ()}
+    missing = False
     for name, spec in info.containers.items():
         if name in listed:
             continue
-        closed = sampling.close(f"c/{namespace}/{pod_name}/{name}", epoch_seconds(stamp), spec.finished, residual)
+        missing = True
+        closed = sampling.close(f"c/{namespace}/{pod_name}/{name}", epoch_seconds(stamp), spec.finished, residual,
+                                spec.finished_from)
         if closed is not None:
             points.append(Point(CONTAINER, {"namespace": namespace, "pod_name": pod_name, "container_name": name,
                                             "node_name": node_name}, closing_fields(spec, *closed),
                                 epoch_seconds(stamp)))
             residual = 0.0
+    if missing and residual > 1e-9 and before is not None:
+        # An instance ran and ended unseen while the container was in its back-off: its CPU waits
+        # in the pod's counter (the pod's state stays where it was) for the next instance.
+        sampling.entries[f"p/{namespace}/{pod_name}"] = before
 
 
 def close_vanished_pods(pods_on_node, listed, node_name, sample_time, sampling, points):
@@ -260,7 +269,8 @@ def close_vanished_pods(pods_on_node, listed, node_name, sample_time, sampling, 
         if (info.namespace, info.name) in listed:
             continue
         for name, spec in info.containers.items():
-            closed = sampling.close(f"c/{info.namespace}/{info.name}/{name}", sample_time, spec.finished)
+            closed = sampling.close(f"c/{info.namespace}/{info.name}/{name}", sample_time, spec.finished,
+                                    finished_from=spec.finished_from)
             if closed is not None:
                 points.append(Point(CONTAINER, {"namespace": info.namespace, "pod_name": info.name,
                                                 "container_name": name, "node_name": node_name},

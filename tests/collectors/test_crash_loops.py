@@ -35,8 +35,9 @@ def _summary(time, pod_cpu_seconds, *containers, pod="worker"):
     return {"node": {"nodeName": "node-1", "cpu": {"time": _iso(time)}}, "pods": pods}
 
 
-def _pods(finished=None, requests_millicpu=250):
-    spec = ContainerSpec(requests_millicpu=requests_millicpu, requests_memory=64 * MIB, finished=finished)
+def _pods(finished=None, requests_millicpu=250, finished_from=None):
+    spec = ContainerSpec(requests_millicpu=requests_millicpu, requests_memory=64 * MIB, finished=finished,
+                         finished_from=finished_from)
     info = PodInfo("physics", "worker", "u1", "node-1", "Running", "running", "", "ReplicaSet", "worker", _iso(0),
                    {"app": spec})
     return {("physics", "worker"): info}
@@ -87,6 +88,25 @@ def test_a_container_in_its_back_off_gets_a_closing_point_with_what_only_its_pod
     assert _points(_summary(1030, 12.0), state, _pods(finished=1005)) == []
     (restarted,) = _points(_summary(1045, 13.0, _container("app", 1045, 1040, 1.0)), state, _pods(finished=1005))
     assert (restarted.fields["cpu_core_seconds"], restarted.fields["interval_seconds"]) == (pytest.approx(1.0), 5)
+
+
+def test_an_instance_that_started_and_crashed_unseen_adds_no_time_to_the_next_one(state):
+    # Crashed at 1000 (closed at 1015), then an instance ran 1100-1110 between samples and crashed,
+    # then the next one started at 1395: the pod status names only the unseen one's end.
+    assert _points(_summary(1015, 10.0), state, _pods(finished=1000, finished_from=0))
+    later = _summary(1400, 11.5, _container("app", 1400, 1395, 0.5))
+    (point,) = _points(later, state, _pods(finished=1110, finished_from=1100))
+    assert point.fields["interval_seconds"] == 5  # not the 95 s from the closed sample to 1110
+    assert point.fields["cpu_core_seconds"] == pytest.approx(1.5)  # the unseen run's CPU, from the pod's counter
+
+
+def test_an_instance_that_ran_unseen_during_a_back_off_is_charged_to_the_next_one(state):
+    assert _points(_summary(1015, 10.0), state, _pods(finished=1000))  # crashed at 1000: closed
+    # An instance ran 1100-1110 (1.5 s of CPU) between the samples of 1105 and 1120... unseen.
+    assert _points(_summary(1120, 11.5), state, _pods(finished=1110, finished_from=1100)) == []
+    (point,) = _points(_summary(1135, 12.0, _container("app", 1135, 1130, 0.5)), state,
+                       _pods(finished=1110, finished_from=1100))
+    assert point.fields["cpu_core_seconds"] == pytest.approx(2.0)
 
 
 def test_a_pod_whose_job_completed_between_samples_is_charged_up_to_its_finish(state):
