@@ -24,12 +24,13 @@ from datetime import UTC, datetime, timedelta
 
 from kubemon import keys
 from kubemon.timeseries import Point, get_store
-from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_hour
+from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_day, floor_hour
 from kubemon.timeseries.schema import (
     CONTAINER,
     HOURLY_POLICY,
     INTEGRAL_FIELDS,
     MAX_FIELDS,
+    NAMESPACE_DAILY_POLICY,
     NAMESPACE_POLICY,
     RAW_POLICY,
     SPACING_CAP_SECONDS,
@@ -109,21 +110,30 @@ def namespace_select(measurement):
     return ", ".join(parts)
 
 
-def roll_namespaces(start, end, store=None):
-    """Write the namespace tier of the hours in [start, end) from their hourly rollup; returns
-    the points written. Idempotent like the rollup: the same hours give the same points."""
-    store = store or get_store()
+def _roll_tier(store, source, target, start, end, bucket):
     params = {"start": start.isoformat().replace("+00:00", "Z"), "end": end.isoformat().replace("+00:00", "Z")}
     written = 0
     for measurement in NAMESPACE_MEASUREMENTS:
         statement = (
             f"SELECT {namespace_select(measurement)} "  # noqa: S608  (whitelisted identifiers; values are bound)
-            f"INTO {source_identifier(measurement, NAMESPACE_POLICY)} "
-            f"FROM {source_identifier(measurement, HOURLY_POLICY)} "
-            f"WHERE time >= $start AND time < $end GROUP BY time(1h), {tag_identifier(measurement, 'namespace')}"
+            f"INTO {source_identifier(measurement, target)} "
+            f"FROM {source_identifier(measurement, source)} "
+            f"WHERE time >= $start AND time < $end GROUP BY time({bucket}), {tag_identifier(measurement, 'namespace')}"
         )
         series = store.query(statement, params=params)
         written += series[0]["values"][0][1] if series else 0
+    return written
+
+
+def roll_namespaces(start, end, store=None):
+    """Write the namespace tier of the hours in [start, end) from their hourly rollup, then the
+    daily namespace tier of the UTC days they touch; returns the hourly points written.
+    Idempotent like the rollup: the same hours give the same points."""
+    store = store or get_store()
+    written = _roll_tier(store, HOURLY_POLICY, NAMESPACE_POLICY, start, end, "1h")
+    # namespace_select's columns sum (and take maxima of) themselves: it reads its own output as well.
+    _roll_tier(store, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, floor_day(start),
+               floor_day(end - timedelta(microseconds=1)) + DAY, "1d")
     return written
 
 

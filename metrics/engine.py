@@ -105,7 +105,8 @@ def plan(metric, window, store, use_rollup=True, now=None, group_tags=()):
     watermark = rollup_watermark(store, metric, whole)
     pieces = planner.pieces(window, settled, watermark, late_hours(store) if watermark else ())
     if tuple(group_tags) == ("namespace",) and metric.measurement in NAMESPACE_MEASUREMENTS:
-        pieces = planner.namespace_tier(pieces, namespace_tier_since(get_redis()))
+        pieces = planner.namespace_tier(pieces, namespace_tier_since(get_redis()),
+                                        daycache.final_before(now or datetime.now(UTC)))
     return pieces
 
 

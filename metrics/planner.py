@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from kubemon.timeseries.hours import DAY, HOUR
-from kubemon.timeseries.schema import HOURLY_POLICY, NAMESPACE_POLICY, RAW_POLICY
+from kubemon.timeseries.schema import HOURLY_POLICY, NAMESPACE_DAILY_POLICY, NAMESPACE_POLICY, RAW_POLICY
 from metrics.window import Window
 
 DAYS_PER_STATEMENT = 8
@@ -75,20 +75,30 @@ def _around_late_hours(whole, late_hours):
     return sorted(parts, key=lambda part: part[0] != HOURLY_POLICY)
 
 
-def namespace_tier(pieces, since):
+def namespace_tier(pieces, since, final=None):
     """``pieces`` with their hourly parts from ``since`` on read from the namespace tier instead
-    (``since``: the hour from which the tier is whole; None: not at all)."""
+    (``since``: the hour from which the tier is whole; None: not at all), and of those, the whole
+    UTC days ended by ``final`` (no longer re-rolled) from its daily tier."""
     if since is None:
         return pieces
     out = []
     for policy, part in pieces:
         if policy != HOURLY_POLICY or part.end <= since:
             out.append((policy, part))
-        elif part.begin >= since:
-            out.append((NAMESPACE_POLICY, part))
-        else:
-            out += [(HOURLY_POLICY, Window(part.begin, since)), (NAMESPACE_POLICY, Window(since, part.end))]
+            continue
+        if part.begin < since:
+            out.append((HOURLY_POLICY, Window(part.begin, since)))
+            part = Window(since, part.end)
+        out += _daily(part, final)
     return out
+
+
+def _daily(part, final):
+    """A namespace-tier piece as daily pieces for its whole final days and hourly ones around them."""
+    days, rest = whole_days(part, final) if final is not None else ([], [part])
+    if not days:
+        return [(NAMESPACE_POLICY, part)]
+    return [(NAMESPACE_DAILY_POLICY, Window(days[0], days[-1] + DAY))] + [(NAMESPACE_POLICY, r) for r in rest]
 
 
 def whole_days(window, final):

@@ -159,6 +159,7 @@ class InfluxClient:
             ("raw", raw_seconds, "1d", True),
             ("hourly", hourly_seconds, "7d", False),
             ("namespace_hourly", namespace_seconds, "30d", False),
+            ("namespace_daily", namespace_seconds, "365d", False),
         ):
             duration = f"{seconds}s" if seconds else "INF"
             verb = "ALTER" if name in existing else "CREATE"

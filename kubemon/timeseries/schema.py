@@ -29,8 +29,10 @@ HOURLY_POLICY = "hourly"
 # The namespace tier: the hourly rollup summed per namespace (collectors.rollup), what an
 # ``all-namespace`` question over a long window reads instead of every pod's hours.
 NAMESPACE_POLICY = "namespace_hourly"
-ROLLUP_POLICIES = (HOURLY_POLICY, NAMESPACE_POLICY)
-RETENTION_POLICIES = (RAW_POLICY, HOURLY_POLICY, NAMESPACE_POLICY, "autogen")
+# ... and summed per UTC day: a year by namespace is 365 points a namespace.
+NAMESPACE_DAILY_POLICY = "namespace_daily"
+ROLLUP_POLICIES = (HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY)
+RETENTION_POLICIES = (RAW_POLICY, HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, "autogen")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collectors.tiers import fill_namespace_tier
 from kubemon import keys
 from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
-from kubemon.timeseries.schema import HOURLY_POLICY, NAMESPACE_POLICY, RAW_POLICY
+from kubemon.timeseries.schema import HOURLY_POLICY, NAMESPACE_DAILY_POLICY, NAMESPACE_POLICY, RAW_POLICY
 from kubemon.timeseries.tiers import namespace_tier_since
 from metrics.catalogue import METRICS
 from metrics.engine import Selection, aggregate, plan
@@ -23,6 +23,7 @@ EVERYTHING = Selection.for_scope(AccessScope.all_namespaces())
 
 @uses_store
 class NamespaceTierTests(BaseTestCase):
+    audit_days = 2
     def setUp(self):
         super().setUp()
         self.start = hours_ago(31)
@@ -72,7 +73,7 @@ class NamespaceTierTests(BaseTestCase):
         late_start = self.start + timedelta(hours=3, minutes=10)
         write(container_series("alpha-dev", "late-1", "app", late_start, 200, cpu=500.0))
         # Another writer's points: the rollup's audit finds the hours they landed in.
-        self.assertIn(self.start + timedelta(hours=3), audit_rollup(self.now, days=2))
+        self.assertIn(self.start + timedelta(hours=3), audit_rollup(self.now, days=self.audit_days))
         reroll_late_hours()
         for name in ("cpu/usage_rate", "memory/working_set", "cpu/usage"):
             fast = aggregate(METRICS[name], self.window, ("namespace",), EVERYTHING)
@@ -94,3 +95,27 @@ class NamespaceTierTests(BaseTestCase):
         self.assertEqual(namespace_tier_since(get_redis()), since)
         self.assert_same(aggregate(METRICS["cpu/usage_rate"], self.window, ("namespace",), EVERYTHING), before,
                          "rebuilt")
+
+
+@uses_store
+class NamespaceDailyTierTests(NamespaceTierTests):
+    """Three days of data: whole final UTC days are read from the daily namespace tier."""
+
+    audit_days = 4
+
+    def setUp(self):
+        BaseTestCase.setUp(self)
+        self.start = hours_ago(80)
+        varied_usage(self.start, 76)
+        rollup_window(self.start, self.start + timedelta(hours=76))
+        self.now = self.start + timedelta(hours=77)
+        fill_namespace_tier(get_redis(), self.now)
+        self.window = Window(self.start + timedelta(minutes=20, seconds=7),
+                             self.start + timedelta(hours=75, minutes=41))
+
+    def test_totals_per_namespace_read_whole_hours_from_the_namespace_tier(self):
+        parts = plan(METRICS["cpu/usage_rate"], self.window, get_store(), group_tags=("namespace",))
+        self.assertEqual({policy for policy, _ in parts}, {NAMESPACE_DAILY_POLICY, NAMESPACE_POLICY, RAW_POLICY})
+        self.assertEqual(sum((w.end - w.begin for _, w in parts), timedelta()), self.window.end - self.window.begin)
+        daily = [w for policy, w in parts if policy == NAMESPACE_DAILY_POLICY]
+        self.assertEqual([w.end - w.begin for w in daily], [timedelta(days=2)])
