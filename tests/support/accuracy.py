@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from collectors import cycles
+from kubemon.timeseries import schema
 from metrics.catalogue import get_metric
 from metrics.engine import aggregate_rows, plan
 from metrics.selection import Selection
@@ -62,7 +63,8 @@ RESOURCES = {
     "gpu_used": Resource("gpu/utilization", 0.01, "gpu_seconds_used", 0.005, 1.0, "GPU-h", HOUR),
 }
 SOURCES = {"raw": False, "rollup": True}
-ROLLUP_POLICIES = ("hourly", "namespace_hourly")  # the hourly rollup, and its per-namespace tier
+# The rollup's retention policies (the hourly rollup, and its per-namespace tiers where they exist).
+ROLLUP_POLICIES = getattr(schema, "ROLLUP_POLICIES", (schema.HOURLY_POLICY,))
 COVERAGE = {"charged": "coverage/charged_seconds", "gap": "coverage/gap_seconds",
             "unobserved": "coverage/unobserved_seconds"}
 
