@@ -13,6 +13,7 @@ from metrics.engine import Selection, aggregate, plan
 from metrics.window import Window
 from tests.support.base import (
     BaseTestCase,
+    assert_same_aggregates,
     container_series,
     epoch,
     hourly_container_point,
@@ -69,17 +70,7 @@ class RollupEquivalenceTests(BaseTestCase):
             for tags in (("namespace",), ("namespace", "pod_name")):
                 fast = aggregate(METRICS[name], self.window, tags, selection)
                 slow = aggregate(METRICS[name], self.window, tags, selection, use_rollup=False)
-                self.assertEqual(set(fast), set(slow), name)
-                self.assertTrue(fast, name)
-                for key, a in fast.items():
-                    b = slow[key]
-                    self.assertEqual(a.samples, b.samples, (name, key))
-                    for attr in ("sum", "integral", "max", "mean"):
-                        x, y = getattr(a, attr), getattr(b, attr)
-                        if x is None or y is None:
-                            self.assertEqual(x, y, (name, key, attr))
-                        else:
-                            self.assertEqual(x, pytest.approx(y, rel=1e-9), (name, key, attr))
+                assert_same_aggregates(self, fast, slow, name)
 
     def test_the_api_answers_the_same_through_both_paths(self):
         body = {"agg": "all-pod", "timeBeginInterval": self.window.begin.isoformat(),

@@ -2,8 +2,6 @@
 
 from datetime import timedelta
 
-import pytest
-
 from billing.access import AccessScope
 from collectors.rollup import audit_rollup, reroll_late_hours, rollup_window
 from collectors.tiers import fill_namespace_tier
@@ -16,7 +14,7 @@ from metrics.catalogue import METRICS
 from metrics.engine import Selection, aggregate, plan
 from metrics.window import Window
 from tests.api.test_rollup import ROLLUP_METRICS, varied_usage
-from tests.support.base import BaseTestCase, container_series, hours_ago, uses_store, write
+from tests.support.base import BaseTestCase, assert_same_aggregates, container_series, hours_ago, uses_store, write
 
 EVERYTHING = Selection.for_scope(AccessScope.all_namespaces())
 
@@ -37,17 +35,7 @@ class NamespaceTierTests(BaseTestCase):
                              self.start + timedelta(hours=29, minutes=41))
 
     def assert_same(self, fast, slow, label):
-        self.assertEqual(set(fast), set(slow), label)
-        self.assertTrue(fast, label)
-        for key, a in fast.items():
-            b = slow[key]
-            self.assertEqual(a.samples, b.samples, (label, key))
-            for attr in ("sum", "integral", "max", "mean"):
-                x, y = getattr(a, attr), getattr(b, attr)
-                if x is None or y is None:
-                    self.assertEqual(x, y, (label, key, attr))
-                else:
-                    self.assertEqual(x, pytest.approx(y, rel=1e-9), (label, key, attr))
+        assert_same_aggregates(self, fast, slow, label)
 
     def test_totals_per_namespace_read_whole_hours_from_the_namespace_tier(self):
         parts = plan(METRICS["cpu/usage_rate"], self.window, get_store(), group_tags=("namespace",))

@@ -165,6 +165,21 @@ class BaseTestCase(TestCase):
         return self.client.generic("POST", f"/api/{metric}", data, content_type="application/json", **headers)
 
 
+def assert_same_aggregates(test, fast, slow, label):
+    """Two answers of ``metrics.engine.aggregate`` agree: the same groups, samples, and sums,
+    integrals, maxima and means to 1e-9 (the order of float additions differs)."""
+    import pytest
+
+    test.assertEqual(set(fast), set(slow), label)
+    test.assertTrue(fast, label)
+    for key, a in fast.items():
+        b = slow[key]
+        test.assertEqual(a.samples, b.samples, (label, key))
+        for attr in ("sum", "integral", "max", "mean"):
+            x, y = getattr(a, attr), getattr(b, attr)
+            test.assertEqual(x, y if x is None or y is None else pytest.approx(y, rel=1e-9), (label, key, attr))
+
+
 def uses_store(cls):
     """Give a TestCase a fresh InfluxDB database and an empty Redis for each test."""
     return pytest.mark.usefixtures("store")(cls)
