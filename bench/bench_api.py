@@ -33,7 +33,7 @@ CONTAINER = "kubernetes_pod_container"
 INTERVAL = 15
 
 
-def configure(influx_url, workdir):
+def configure(influx_url, workdir, days=30):
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "kubemon.settings",
@@ -41,8 +41,8 @@ def configure(influx_url, workdir):
         "INFLUXDB_URL": influx_url,
         "INFLUXDB_DATABASE": "kubemon_bench",
         "INFLUXDB_SPOOL": "none",
-        # Raw samples of the window's first hour are 30 days old: keep them past the default retention.
-        "INFLUXDB_RAW_RETENTION": "40d",
+        # Raw samples of the window's first hour are --days old: keep them past the default retention.
+        "INFLUXDB_RAW_RETENTION": f"{days + 10}d",
         "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/14",
         "LOG_LEVEL": "WARNING",
     })
@@ -228,7 +228,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="kubemon-bench-api-")
     connection = None
     try:
-        connection = configure(influx.url, workdir)
+        connection = configure(influx.url, workdir, args.days)
         from django.test import Client
 
         from billing.models import ApiCredential, Tenant
