@@ -1,5 +1,6 @@
 """The hours not settled yet are answered from the usage cycle's running sums with the raw numbers."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
@@ -43,6 +44,10 @@ class OpenHourTests(BaseTestCase):
         super().setUp()
         self.redis = get_redis()
         self.now = datetime.now(UTC).replace(microsecond=0)
+        if self.now.minute == 0:
+            # The current hour has no sample yet in its first seconds: start a minute into it.
+            time.sleep(61 - self.now.second)
+            self.now = datetime.now(UTC).replace(microsecond=0)
         start = self.now.replace(minute=0, second=0) - timedelta(minutes=70)
         count = int((self.now - timedelta(seconds=20) - start).total_seconds() // 15)
         self.points = (
@@ -92,7 +97,9 @@ class OpenHourTests(BaseTestCase):
         self.assert_same_as_raw(["cpu/usage_rate"])
 
     def test_an_hour_whose_sums_reach_past_the_window_end_is_read_raw(self):
-        window = Window(self.windows[1].begin, self.now - timedelta(minutes=5))
+        # The previous hour whole, then 30 s of the current one, whose sums reach further (or do not
+        # exist yet in its first seconds): read raw whatever the minute the test runs at.
+        window = Window(self.windows[1].begin, self.windows[1].begin + timedelta(hours=1, seconds=30))
         pieces, _ = openedge.open_pieces(METRICS["cpu/usage_rate"], [(RAW_POLICY, window)], ("namespace",))
         self.assertEqual([policy for policy, _ in pieces], [openedge.OPEN_POLICY, RAW_POLICY])
         slow = aggregate(METRICS["cpu/usage_rate"], window, ("namespace",), EVERYTHING, use_rollup=False)
