@@ -4,13 +4,16 @@ Each rollup writes the namespace tier of the hours it sums (``collectors.rollup.
 the hours rolled up before kubemon had the tier (or before Redis lost the marker) are filled here,
 a few days per rollup run, newest first. The marker ``NAMESPACE_TIER_SINCE``
 (``kubemon.timeseries.tiers``) moves back after each chunk is written, so readers use the tier
-exactly where it is whole; once no hourly data is older than the marker, it stays put.
+exactly where it is whole; once no hourly data is older than the marker, it stays put, and
+``NAMESPACE_TIER_FILLED`` says so, so that later runs do not look again. (Whatever writes hourly
+points older than the marker later, such as an import of history, rolls their namespaces itself.)
 """
 
 import logging
 from datetime import timedelta
 
 from collectors.rollup import roll_namespaces
+from kubemon import keys
 from kubemon.timeseries import get_store
 from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_RECOMPUTED_HOURS, floor_hour
 from kubemon.timeseries.schema import CONTAINER, HOURLY_POLICY, field_identifier, source_identifier
@@ -42,8 +45,14 @@ def fill_namespace_tier(redis, now, store=None, days=DAYS_PER_RUN):
     if since is None:
         since = floor_hour(now) - HOUR * ROLLUP_RECOMPUTED_HOURS
         set_namespace_tier_since(redis, since)
+    filled = redis.get(keys.NAMESPACE_TIER_FILLED)
+    if filled is not None and int(filled) == int(since.timestamp()):
+        return since  # done: asking InfluxDB again every run would scan the whole hourly rollup
     spent = timedelta(0)
-    while spent < DAY * days and _hourly_before(store, since):
+    while spent < DAY * days:
+        if not _hourly_before(store, since):
+            redis.set(keys.NAMESPACE_TIER_FILLED, int(since.timestamp()))
+            break
         start = since - DAY * DAYS_PER_STATEMENT
         roll_namespaces(start, since, store=store)
         since = start

@@ -32,6 +32,7 @@ ROLLUP_DAY_GENERATION = PREFIX + "rollup:generation:"  # + YYYY-MM-DD: bumped wh
 ROLLUP_LAST_AUDIT = PREFIX + "rollup:last-audit"  # wall time of the last raw-vs-rollup comparison
 OPEN_HOUR = PREFIX + "open-hour:"  # + hour epoch: running sums of an hour not yet settled (JSON)
 NAMESPACE_TIER_SINCE = PREFIX + "tiers:namespace-since"  # epoch s: the namespace tier is whole from this hour on
+NAMESPACE_TIER_FILLED = PREFIX + "tiers:namespace-filled"  # the "since" at which no older hourly rollup was left
 
 # --- the read side (metrics/) and the API (api/) ---
 DAY_CACHE = PREFIX + "api:day:"  # + digest: one finished day's aggregates

@@ -107,3 +107,22 @@ class NamespaceDailyTierTests(NamespaceTierTests):
         self.assertEqual(sum((w.end - w.begin for _, w in parts), timedelta()), self.window.end - self.window.begin)
         daily = [w for policy, w in parts if policy == NAMESPACE_DAILY_POLICY]
         self.assertEqual([w.end - w.begin for w in daily], [timedelta(days=2)])
+
+
+@uses_store
+class NamespaceTierFillingTests(BaseTestCase):
+    def test_once_filled_the_tier_is_not_looked_for_again(self):
+        start = hours_ago(5)
+        write(container_series("alpha-dev", "web-1", "app", start, 240 * 4))
+        rollup_window(start, start + timedelta(hours=4))
+        now = start + timedelta(hours=5)
+        redis = get_redis()
+        since = fill_namespace_tier(redis, now)
+        self.assertLessEqual(since, start)
+        store = get_store()
+        store.client.query(f'DROP RETENTION POLICY "{HOURLY_POLICY}" ON "{store.database}"', method="POST")
+        # Without the flag the next run would ask the (now missing) hourly rollup again.
+        self.assertEqual(fill_namespace_tier(redis, now, store=store), since)
+        redis.delete(keys.NAMESPACE_TIER_FILLED)
+        with self.assertRaises(Exception):  # noqa: B017  (InfluxDB's error for the missing policy)
+            fill_namespace_tier(redis, now, store=store)
