@@ -251,9 +251,7 @@ def charge_pod_counter(pod_stats, where, info, sampling, increments, fresh_field
         closed = sampling.close(f"c/{namespace}/{pod_name}/{name}", epoch_seconds(stamp), spec.finished, residual,
                                 spec.finished_from)
         if closed is not None:
-            points.append(Point(CONTAINER, {"namespace": namespace, "pod_name": pod_name, "container_name": name,
-                                            "node_name": node_name}, closing_fields(spec, *closed),
-                                epoch_seconds(stamp)))
+            points.append(closing_point((namespace, pod_name, name, node_name), spec, closed, epoch_seconds(stamp)))
             residual = 0.0
     if missing and residual > 1e-9 and before is not None:
         # An instance ran and ended unseen while the container was in its back-off: its CPU waits
@@ -272,9 +270,14 @@ def close_vanished_pods(pods_on_node, listed, node_name, sample_time, sampling, 
             closed = sampling.close(f"c/{info.namespace}/{info.name}/{name}", sample_time, spec.finished,
                                     finished_from=spec.finished_from)
             if closed is not None:
-                points.append(Point(CONTAINER, {"namespace": info.namespace, "pod_name": info.name,
-                                                "container_name": name, "node_name": node_name},
-                                    closing_fields(spec, *closed), sample_time))
+                points.append(closing_point((info.namespace, info.name, name, node_name), spec, closed, sample_time))
+
+
+def closing_point(where, spec, closed, sample_time):
+    """The point of a container instance's last seconds; ``closed`` is what ``SamplingState.close`` gave."""
+    namespace, pod_name, container, node_name = where
+    return Point(CONTAINER, {"namespace": namespace, "pod_name": pod_name, "container_name": container,
+                             "node_name": node_name}, closing_fields(spec, *closed), sample_time)
 
 
 def closing_fields(spec, sample, working_set):
