@@ -5,7 +5,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint services stop-services bench clean
+.PHONY: demo test lint services stop-services bench clean frontend
+
+# The portal's front end (docs/web.md, "The build"): Node.js and npm from apt when missing,
+# `npm ci` only when the lock file changed (a stamp in node_modules), then esbuild bundles
+# frontend/src/pages/* into web/static/web/ (fast: it runs every time).
+FRONTEND_STAMP := frontend/node_modules/.installed
+$(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
+	@deploy/local/ensure-node.sh
+	npm --prefix frontend ci --no-audit --no-fund --loglevel=error
+	@touch $(FRONTEND_STAMP)
+
+frontend: $(FRONTEND_STAMP)
+	node frontend/build.mjs
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,11 +34,11 @@ lint: $(STAMP)
 	@# The layout's import rules: the contracts in pyproject.toml (docs/architecture.md)
 	$(VENV)/bin/lint-imports --no-cache
 
-test: services lint
+test: services lint frontend
 	@set -a; source .run/env; set +a; \
 	DATABASE_URL=$${KUBEMON_TEST_DATABASE_URL} REDIS_URL=$${REDIS_URL%/*}/15 $(VENV)/bin/pytest
 
-demo: services
+demo: services frontend
 	@set -a; source .run/env; set +a; $(PY) deploy/local/demo.py
 
 bench: services
