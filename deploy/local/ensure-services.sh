@@ -26,6 +26,14 @@ if ! command -v influxd >/dev/null 2>&1; then
   # The package may start a system-wide influxd on 8086; kubemon does not use it.
 fi
 
+# The browser tests (tests/browser) drive Debian's chromium through Playwright's executable_path:
+# `playwright install` downloads a browser build of its own, which cannot be reached from here.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing Chromium (Debian package chromium) for the browser tests..."
+  apt_install chromium
+fi
+echo "CHROMIUM=/usr/bin/chromium" >> "$env_file"
+
 redis_url=${REDIS_URL:-redis://127.0.0.1:6379/0}
 redis_host_port=${redis_url#redis://}; redis_host_port=${redis_host_port%%/*}
 redis_port=${redis_host_port##*:}
