@@ -13,43 +13,19 @@ which one machine can fill with addresses at will.
 """
 
 import hashlib
-import ipaddress
 import logging
 
 from django.conf import settings
 from rest_framework.exceptions import Throttled
 
 from kubemon import keys
+from kubemon.clientaddr import address_scope, client_address  # noqa: F401  (shared with the portal)
 from kubemon.redis import get_redis
 
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 KEY_PREFIX = keys.AUTH_FAILURES
-
-
-def client_address(request):
-    """The caller's address; ``X-Forwarded-For`` is trusted only as far as ``API_NUM_PROXIES`` says."""
-    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
-    proxies = settings.API_NUM_PROXIES
-    if proxies > 0:
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-        if hops:
-            return hops[-min(proxies, len(hops))]
-    return remote
-
-
-def address_scope(address):
-    """What one client's failures are counted under: the address, or an IPv6 address's /64."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address  # not an address (a proxy's header, "unknown"): counted as it is
-    if ip.version == 6:
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
 
 
 def _digest(text):

@@ -37,3 +37,7 @@ NAMESPACE_TIER_FILLED = PREFIX + "tiers:namespace-filled"  # the "since" at whic
 # --- the read side (metrics/) and the API (api/) ---
 DAY_CACHE = PREFIX + "api:day:"  # + digest: one finished day's aggregates
 AUTH_FAILURES = PREFIX + "authfail:"  # + scope: failed-authentication counters
+
+# --- the portal (web/) ---
+WEB_LOGIN_FAILURES = PREFIX + "web:loginfail:"  # + "ua:"/"a:" + digest: failed portal logins in the window
+WEB_DEMO_LOGIN = PREFIX + "web:demo-login:"  # + token id: SHA-256 of a one-time demo login token and its user (JSON)

@@ -51,6 +51,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The portal's pages need a login (web's URL namespace only; the API has its own auth) and
+    # every response gets the Content-Security-Policy (docs/web.md, "Layout and security headers").
+    "web.middleware.PortalLoginRequiredMiddleware",
+    "web.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "kubemon.urls"
@@ -67,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.context_processors.portal",  # the tenant switcher's choices and selection
             ],
         },
     },
@@ -95,6 +100,40 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 LOGIN_URL = "/web/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/web/login/"
+
+# --- The portal (web/): cookies, security headers, failed-login throttle (docs/web.md) ---
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600)
+# Secure cookies need HTTPS: on unless DEBUG (the demo serves plain HTTP on loopback).
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_HTTPONLY = True  # the pages send the token from the form field, never read the cookie
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# No inline scripts or styles anywhere: page data travels in json_script tags and data- attributes.
+WEB_CONTENT_SECURITY_POLICY = env_str(
+    "WEB_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+)
+WEB_PERMISSIONS_POLICY = env_str("WEB_PERMISSIONS_POLICY", "camera=(), microphone=(), geolocation=(), usb=()")
+# Failed portal logins per (username, address) and per address within the window (0: no limit);
+# the address is the peer's or the one API_NUM_PROXIES trusted proxies report.
+WEB_LOGIN_FAILURES_PER_PAIR = env_int("WEB_LOGIN_FAILURES_PER_PAIR", 5)
+WEB_LOGIN_FAILURES_PER_ADDRESS = env_int("WEB_LOGIN_FAILURES_PER_ADDRESS", 30)
+WEB_LOGIN_FAILURE_WINDOW_SECONDS = env_int("WEB_LOGIN_FAILURE_WINDOW_SECONDS", 300)
+# One-time login links for the demo (`manage.py demologin`); never on in production.
+WEB_DEMO_LOGIN = env_bool("WEB_DEMO_LOGIN", False)
+WEB_DEMO_LOGIN_TTL_SECONDS = env_int("WEB_DEMO_LOGIN_TTL_SECONDS", 600)
 
 # --- Redis: Celery broker, Channels layer, locks, the spool and live caches ---
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

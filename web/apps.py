@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class WebConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "web"
+
+    def ready(self):
+        from web import accounts_signals  # noqa: F401  (connects the logout receiver)

@@ -1,8 +1,21 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
-from web import views
+from web import accounts, accounts_demo, status, tenant_switch
 
 app_name = "web"
 urlpatterns = [
-    path("", views.home, name="home"),
+    # The overview (H2) replaces this line; until it lands, / shows the status page.
+    path("", RedirectView.as_view(url="/web/status/"), name="overview"),
+    path("web/status/", status.status, name="status"),
+    # --- accounts (web/accounts.py) and the tenant switcher; the legacy paths keep working ---
+    path("web/login/", accounts.LoginView.as_view(), name="login"),
+    path("web/login/demo/<str:token>/", accounts_demo.demo_login, name="demo_login"),
+    path("web/logout/", accounts.logout, name="logout"),
+    path("web/authentication/signin", accounts.legacy_signin, name="legacy_signin"),
+    path("web/authentication/signout", accounts.legacy_signout, name="legacy_signout"),
+    path("web/password/", accounts.PasswordChangeView.as_view(), name="password_change"),
+    path("web/password/done/", accounts.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("web/tenant/", tenant_switch.switch_tenant, name="tenant"),
+    # --- pages of the other areas are added below (one block per area) ---
 ]

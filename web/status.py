@@ -10,9 +10,9 @@ def _detail(part):
     return ""
 
 
-def home(request):
-    """The landing page: what kubemon is and whether its parts are up."""
+def status(request):
+    """``/web/status/``: whether kubemon's parts (database, Redis, InfluxDB, the cluster) are up."""
     ok, report = dependency_report()
     rows = [{"name": name, "status": part.get("status", "unknown"), "detail": _detail(part)}
             for name, part in report.items()]
-    return render(request, "web/home.html", {"ok": ok, "rows": rows})
+    return render(request, "web/status.html", {"ok": ok, "rows": rows})
