@@ -26,6 +26,7 @@ Statements use whitelisted identifiers only (``kubemon.timeseries.schema``); the
 integer this module chose; every value (node, namespaces, times) is a bound parameter.
 """
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,11 +35,9 @@ from django.conf import settings
 from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
 from kubemon.timeseries.schema import (
+    CONTAINER,
     GPU,
-    HOURLY_POLICY,
     INTEGRAL_FIELDS,
-    NAMESPACE_DAILY_POLICY,
-    NAMESPACE_POLICY,
     NODE,
     RAW_POLICY,
     SUMMED_FIELDS,
@@ -132,6 +131,15 @@ class Series:
 
 # --- what each chart reads ---
 
+# A node shown to a tenant: only what the tenant's own pods used on it (a shared node's load and
+# temperature would reveal the other tenants' use, ``billing.access.AccessScope.sees_cluster``).
+NODE_CHARTS_OF_PODS = {
+    "cpu": Reading(CONTAINER, "time_mean", "cpu_core_seconds", "cores", default_line="your pods"),
+    "memory": Reading(CONTAINER, "time_mean", "memory_working_set_bytes_integral", "bytes", default_line="your pods"),
+    "gpu_utilization": Reading(GPU, "sample_mean", "utilization_percent", "percent", split="gpu"),
+    "gpu_memory": Reading(GPU, "sample_mean", "memory_used_bytes", "bytes", split="gpu"),
+    "gpu_power": Reading(GPU, "sample_mean", "power_watts", "watts", split="gpu"),
+}
 NODE_CHARTS = {
     "cpu": Reading(NODE, "sample_mean", "cpu_usage_nanocores", "cores", scale=1e-9, default_line="usage"),
     "memory": Reading(NODE, "sample_mean", "memory_working_set_bytes", "bytes", default_line="working set"),
@@ -259,6 +267,19 @@ def _finish(reading, sums, seconds):
     return s * reading.scale  # increment, increase, sum_of_means
 
 
+def _covered(start, step, window):
+    """The seconds a bucket's samples stand for, the divisor of its resource-time.
+
+    A whole bucket: its step. The window's first and last buckets hold only the samples inside the
+    window, each standing for the ``MIN_STEP`` or so before it, so their part inside the window is
+    rounded up to whole sample periods: a bucket that ends 3 s after the window began holds a
+    sample that stands for 15 s, not 3 (which would show five times the usage).
+    """
+    begin, end = to_ns(window.begin) / 1e9, to_ns(window.end) / 1e9
+    inside = min(start + step, end) - max(start, begin)
+    return min(step, math.ceil(inside / MIN_STEP - 1e-9) * MIN_STEP) if inside < step else step
+
+
 def _line_name(reading, tags):
     if reading.split:
         return tags.get(reading.split) or reading.default_line
@@ -299,13 +320,13 @@ def read_series(readings, window, where_for, step=None, store=None, namespaces=F
                 for column, value in row.items():
                     if column != "time" and value is not None:
                         acc[column] = acc.get(column, 0.0) + value
-    begin_s, end_s = to_ns(window.begin) / 1e9, to_ns(window.end) / 1e9
+    spans = [_covered(t, step, window) for t in times]
     out = {}
     for name, reading in readings.items():
         lines = {}
         for line, buckets in sums[name].items():
-            lines[line] = [_finish(reading, buckets[t], min(t + step, end_s) - max(t, begin_s)) if t in buckets
-                           else None for t in times]
+            lines[line] = [_finish(reading, buckets[t], span) if t in buckets else None
+                           for t, span in zip(times, spans, strict=True)]
         out[name] = Series(step, reading.unit, times, lines, tuple(tiers[name]))
     return out
 
@@ -313,26 +334,42 @@ def read_series(readings, window, where_for, step=None, store=None, namespaces=F
 # --- the entry points ---
 
 
-def _node_where(node):
+def _node_where(node, selection):
     def where(reading, params):
         params["node"] = node
-        return f"{tag_identifier(reading.measurement, 'node_name')} = $node"
+        condition = f"{tag_identifier(reading.measurement, 'node_name')} = $node"
+        if selection is not None:
+            condition += f" AND {selection.where(reading.measurement, params)}"
+        return condition
     return where
 
 
-def node_charts(node, window, kinds=tuple(NODE_CHARTS), store=None, use_rollup=True, now=None, step=None):
-    """``{kind: Series}`` of one node's charts over ``window`` (kinds of ``NODE_CHARTS``), one grid for all."""
-    unknown = [kind for kind in kinds if kind not in NODE_CHARTS]
+def node_charts(node, window, kinds=None, selection=None, store=None, use_rollup=True, now=None, step=None):
+    """``{kind: Series}`` of one node's charts over ``window``, one grid for all.
+
+    ``selection`` None: the whole node (``NODE_CHARTS``). A ``Selection``: only what the pods of
+    its namespaces used on the node (``NODE_CHARTS_OF_PODS``, no temperature): a tenant's view.
+    """
+    table = NODE_CHARTS if selection is None else NODE_CHARTS_OF_PODS
+    kinds = tuple(table) if kinds is None else kinds
+    unknown = [kind for kind in kinds if kind not in table]
     if unknown:
-        raise SeriesError(f"unknown chart {unknown[0]!r}; one of {', '.join(NODE_CHARTS)}")
-    readings = {kind: NODE_CHARTS[kind] for kind in kinds}
-    return read_series(readings, window, _node_where(node), step=step, store=store, use_rollup=use_rollup, now=now)
+        raise SeriesError(f"unknown chart {unknown[0]!r}; one of {', '.join(table)}")
+    if selection is not None and selection.empty:
+        step = step or choose_step(window)
+        first, count = bucket_span(window, step)
+        times = [first + i * step for i in range(count)]
+        return {kind: Series(step, table[kind].unit, times) for kind in kinds}
+    readings = {kind: table[kind] for kind in kinds}
+    return read_series(readings, window, _node_where(node, selection), step=step, store=store,
+                       use_rollup=use_rollup, now=now)
 
 
-def node_series(node, kind, start, end, store=None, use_rollup=True, now=None):
+def node_series(node, kind, start, end, selection=None, store=None, use_rollup=True, now=None):
     """One chart of a node (``cpu``, ``memory``, ``temperature``, ``gpu_utilization``, ``gpu_memory``,
     ``gpu_power``) over ``[start, end)``."""
-    return node_charts(node, Window(start, end), (kind,), store=store, use_rollup=use_rollup, now=now)[kind]
+    return node_charts(node, Window(start, end), (kind,), selection, store=store, use_rollup=use_rollup,
+                       now=now)[kind]
 
 
 def metric_series(metric, window, selection=None, store=None, use_rollup=True, now=None, step=None):
@@ -370,6 +407,6 @@ def node_allocatable(node, before, store=None):
             "memory_bytes": row.get("memory"), "gpus": row.get("gpu")}
 
 
-__all__ = ["MAX_POINTS", "NODE_CHARTS", "STEPS", "HOURLY_POLICY", "NAMESPACE_POLICY", "NAMESPACE_DAILY_POLICY",
-           "Reading", "Series", "SeriesError", "bucket_span", "choose_step", "metric_reading", "metric_series",
-           "node_allocatable", "node_charts", "node_series", "read_series"]
+__all__ = ["MAX_POINTS", "NODE_CHARTS", "NODE_CHARTS_OF_PODS", "STEPS", "Reading", "Series", "SeriesError",
+           "bucket_span", "choose_step", "metric_reading", "metric_series", "node_allocatable", "node_charts",
+           "node_series", "read_series"]

@@ -14,7 +14,7 @@ from metrics.selection import Selection
 from metrics.series import MAX_POINTS, bucket_span, choose_step, metric_series, node_allocatable, node_charts
 from metrics.window import Window
 from tests.api.test_rollup import varied_usage
-from tests.support.base import BaseTestCase, epoch, hours_ago, network_series, uses_store, write
+from tests.support.base import BaseTestCase, container_series, epoch, hours_ago, network_series, uses_store, write
 
 HOUR = timedelta(hours=1)
 
@@ -176,3 +176,32 @@ class CounterSeriesTests(BaseTestCase):
         self.assertTrue(all(950 <= v <= 1000 for v in inner), values)
         increase = metric_series(METRICS["network/rx"], window, Selection.one("alpha-dev"), step=300)
         self.assertEqual(sum(v for v in increase.lines["value"] if v), 1000.0 * 15 * 238)  # 239 steps, one a reset
+
+
+@uses_store
+class TenantNodeChartTests(BaseTestCase):
+    def setUp(self):
+        super().setUp()
+        self.start = hours_ago(1)
+        write(container_series("alpha-dev", "web-1", "app", self.start, 240, cpu=200.0, node="node-1"))
+        write(container_series("beta-web", "front-1", "app", self.start, 240, cpu=700.0, node="node-1"))
+        write(container_series("alpha-dev", "web-2", "app", self.start, 240, cpu=900.0, node="node-2"))
+
+    def test_a_tenant_sees_only_its_own_pods_on_a_shared_node(self):
+        charts = node_charts("node-1", Window(self.start, self.start + HOUR), selection=Selection.one("alpha-dev"))
+        self.assertNotIn("temperature", charts)
+        values = charts["cpu"].lines["your pods"]
+        self.assertEqual(sum(v is not None for v in values), 240)
+        self.assertEqual([v for v in values if v is not None], [pytest.approx(0.2)] * 240)
+
+    def test_the_edge_buckets_of_a_window_are_not_inflated(self):
+        # The window ends 3 s after a sample that stands for 15 s: 0.2 cores, not 1.0.
+        window = Window(self.start + timedelta(seconds=7), self.start + timedelta(seconds=153))
+        charts = node_charts("node-1", window, ("cpu",), selection=Selection.one("alpha-dev"))
+        values = charts["cpu"].lines["your pods"]
+        self.assertIsNone(values[0])
+        self.assertEqual([v for v in values if v is not None], [pytest.approx(0.2)] * 10)
+
+    def test_a_tenant_without_namespaces_reads_nothing(self):
+        charts = node_charts("node-1", Window(self.start, self.start + HOUR), selection=Selection(namespaces=()))
+        self.assertEqual(charts["cpu"].lines, {})
