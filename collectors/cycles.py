@@ -286,6 +286,9 @@ def _rollup(report, kube, store, redis, pod_watch=None):
 
 
 def _temperatures(report, kube, store, redis, pod_watch=None):
+    started = time.perf_counter()
+    tiers.fill_pod_tier(redis, now, store=store)
+    report.seconds["pod_tier"] = time.perf_counter() - started
     report.points = {TEMPERATURE: flush_temperatures(redis, store)}
 
 

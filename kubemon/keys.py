@@ -36,6 +36,8 @@ NAMESPACE_TIER_FILLED = PREFIX + "tiers:namespace-filled"  # the "since" at whic
 
 # --- the read side (metrics/) and the API (api/) ---
 DAY_CACHE = PREFIX + "api:day:"  # + digest: one finished day's aggregates
+POD_TIER_SPAN = PREFIX + "tiers:pod-days"  # "since until" epoch s: the pod tier holds the final days in [since, until)
+POD_TIER_FILLED = PREFIX + "tiers:pod-filled"  # the "since" at which no older hourly rollup was left
 AUTH_FAILURES = PREFIX + "authfail:"  # + scope: failed-authentication counters
 
 # --- the portal (web/) ---
