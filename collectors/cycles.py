@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from collectors import gpu as gpu_collector
 from collectors import inventory, rollup, snapshot, tiers
 from collectors.failures import influxdb_failure, redis_failure
+from collectors.gpulatest import remember_gpus
 from collectors.kube import get_kube, get_pod_watch
 from collectors.kubeerrors import KubeConfigError, KubeError
 from collectors.podspec import index_pods
@@ -261,6 +262,8 @@ def _gpu(report, kube, store, redis, pod_watch=None):
     if errors:
         report.error = "; ".join(errors)
     sampling.begin(redis, name="gpu")
+    # The live snapshot shows the last values (before _write empties the list); a few cycles later they expire.
+    remember_gpus(redis, points, ttl_seconds=schedule * 4)
     _write(store, points, report)
     sampling.save(redis, stamp, name="gpu")
 

@@ -23,6 +23,7 @@ class ObjectMeta(msgspec.Struct, frozen=True, gc=False):
     namespace: str = ""
     uid: str = ""
     resourceVersion: str = ""
+    creationTimestamp: str = ""
     deletionTimestamp: str | None = None
     ownerReferences: tuple[OwnerReference, ...] = ()
     labels: dict[str, str] | None = None
@@ -38,18 +39,27 @@ class Container(msgspec.Struct, frozen=True, gc=False):
     resources: Resources = Resources()
 
 
+class InitContainer(msgspec.Struct, frozen=True, gc=False):
+    name: str = ""
+    restartPolicy: str = ""  # "Always": a sidecar, which kubectl does not count as initialising once started
+
+
 class PodSpec(msgspec.Struct, frozen=True, gc=False):
     nodeName: str = ""
     containers: tuple[Container, ...] = ()
+    initContainers: tuple[InitContainer, ...] = ()
 
 
 class StateDetail(msgspec.Struct, frozen=True, gc=False):
     reason: str = ""
+    exitCode: int = 0  # of a terminated state
+    signal: int = 0
     finishedAt: str | None = None  # of a terminated state (null while a pod is being deleted)
     startedAt: str | None = None  # of a terminated state: which instance it was
 
 
 class ContainerState(msgspec.Struct, frozen=True, gc=False):
+    running: StateDetail | None = None  # only its presence matters (kubectl's ready count)
     waiting: StateDetail | None = None
     terminated: StateDetail | None = None
 
@@ -57,6 +67,7 @@ class ContainerState(msgspec.Struct, frozen=True, gc=False):
 class ContainerStatus(msgspec.Struct, frozen=True, gc=False):
     name: str = ""
     ready: bool = False
+    started: bool | None = None
     restartCount: int = 0
     state: ContainerState = ContainerState()
     lastState: ContainerState = ContainerState()

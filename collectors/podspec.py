@@ -3,7 +3,7 @@
 import logging
 from dataclasses import dataclass, field
 
-from collectors.podstate import pod_state
+from collectors.podstate import kubectl_status, pod_state
 from collectors.quantity import QuantityError, cpu_millicores, to_bytes
 from collectors.timeutil import epoch_seconds
 
@@ -56,6 +56,11 @@ class PodInfo:
     start_time: str
     containers: dict = field(default_factory=dict)
     ready_containers: int = 0
+    # For the live view (collectors/snapshot.py): kubectl's STATUS text, when the pod was created
+    # and when a container last restarted (epoch seconds, None when unknown or never).
+    status: str = ""
+    created: int | None = None
+    last_restart: int | None = None
 
 
 def _container_spec(container):
@@ -74,6 +79,15 @@ def _container_spec(container):
     # Extended resources such as GPUs must have requests equal to limits; either may be given.
     spec.requests_gpu = _whole(gpu_count(requests) or gpu_count(limits))
     return spec
+
+
+def _epoch_or_none(text):
+    if not text:
+        return None
+    try:
+        return epoch_seconds(text)
+    except ValueError:
+        return None
 
 
 def pod_info(pod):
@@ -95,6 +109,8 @@ def pod_info(pod):
         owner_kind=owner.kind if owner else "",
         owner_name=owner.name if owner else "",
         start_time=status.startTime,
+        status=kubectl_status(pod),
+        created=_epoch_or_none(metadata.creationTimestamp),
     )
     for container in pod.spec.containers:
         info.containers[container.name] = _container_spec(container)
@@ -103,6 +119,11 @@ def pod_info(pod):
         if target is not None:
             target.restarts = container_status.restartCount
             terminated = container_status.state.terminated or container_status.lastState.terminated
+            last = container_status.lastState.terminated
+            if last is not None and last.finishedAt:
+                restarted = _epoch_or_none(last.finishedAt)
+                if restarted is not None and (info.last_restart is None or restarted > info.last_restart):
+                    info.last_restart = restarted
             if terminated is not None and terminated.finishedAt:
                 try:
                     target.finished = epoch_seconds(terminated.finishedAt)

@@ -65,7 +65,7 @@ def _usage_statements():
     return [
         _last_points(CONTAINER, "interval_seconds",
                      ("cpu_usage_core_nanoseconds", "cpu_core_seconds", "memory_working_set_bytes")),
-        _last_points(NETWORK, "interval_seconds"),
+        _last_points(NETWORK, "interval_seconds", ("rx_bytes", "tx_bytes")),
         _last_points(NODE, "interval_seconds"),
         _last_points(VOLUME, "used_bytes", group_by='"namespace", "pod_name"'),
     ]
@@ -90,6 +90,10 @@ def _usage_entries(results):
     for tags, row in _rows(networks):
         _put(entries, f"n/{tags.get('namespace', '')}/{tags.get('pod_name', '')}",
              [row["time"], None, None, float(row["last"]), 0.0])
+        if row.get("rx_bytes") is not None and row.get("tx_bytes") is not None:
+            # The byte counter the live view's network rate starts from (collectors.usage.network_rate).
+            _put(entries, f"nb/{tags.get('namespace', '')}/{tags.get('pod_name', '')}",
+                 [row["time"], row["rx_bytes"] + row["tx_bytes"], None, 0.0, 0.0])
     for tags, row in _rows(nodes):
         _put(entries, f"node/{tags.get('node_name', '')}", [row["time"], None, None, float(row["last"]), 0.0])
     for tags, row in _rows(volumes):

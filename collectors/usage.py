@@ -186,11 +186,11 @@ def summary_points(summary, pods, sampling, result, pods_on_node=None):
                 latest = max(latest, sample_time)
             charge_pod_counter(pod_stats, (namespace, pod_name, node_name), info, sampling, increments,
                                fresh_fields, points)
+            network_rate = network_points(pod_stats, namespace, pod_name, node_name, sampling, points)
             if latest:
                 result.pod_usage[(namespace, pod_name)] = {"cpu_nanocores": pod_cpu, "memory_bytes": pod_memory,
-                                                           "node": node_name}
+                                                           "node": node_name, "network_bytes_per_second": network_rate}
                 result.sample_time = max(result.sample_time, latest)
-            network_points(pod_stats, namespace, pod_name, node_name, sampling, points)
             volume_points(pod_stats, namespace, pod_name, node_name, sampling, points)
         except (KeyError, TypeError, ValueError) as exc:
             result.skipped += 1
@@ -298,13 +298,16 @@ def closing_fields(spec, sample, working_set):
 
 
 def network_points(pod_stats, namespace, pod_name, node_name, sampling, points):
+    """Append the pod's network point; return its rx+tx bytes/s since the previous sample, for the
+    live view (None on first sight: the series' state keeps the byte counter for the next one)."""
     network = pod_stats.get("network")
     totals = _network_totals(network)
     if totals is None or not network.get("time"):
-        return
+        return None
     sample_time = epoch_seconds(network["time"])
     sample = sampling.advance(f"n/{namespace}/{pod_name}", sample_time)
     rx, rx_errors, tx, tx_errors = totals
+    rate = network_rate(sampling, f"nb/{namespace}/{pod_name}", sample_time, rx + tx)
     points.append(Point(
         NETWORK,
         {"namespace": namespace, "pod_name": pod_name, "node_name": node_name},
@@ -312,6 +315,23 @@ def network_points(pod_stats, namespace, pod_name, node_name, sampling, points):
          "interval_seconds": sample.interval},
         sample_time,
     ))
+    return rate
+
+
+def network_rate(sampling, key, sample_time, total):
+    """rx+tx bytes/s since the previous sample of the pod's network, for the live view; None on
+    first sight, on a re-read of the same sample and when the counters went back (a new sandbox).
+
+    The byte counter is kept in its own entry (``nb/``: time and counter, the shape
+    ``collectors.staterebuild`` rebuilds from the last network point), apart from the interval
+    series, whose increments the network points do not use."""
+    previous = sampling.entries.get(key)
+    if previous is not None and sample_time <= previous[0]:
+        return None
+    sampling.entries[key] = [sample_time, total, None, 0.0, 0.0]
+    if previous is None or previous[1] is None or total < previous[1]:
+        return None
+    return round((total - previous[1]) / (sample_time - previous[0]))
 
 
 VOLUME_EVERY_SECONDS = 60

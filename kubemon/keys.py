@@ -17,7 +17,10 @@ CLUSTER_HEALTH = PREFIX + "cluster:health"  # {"status": "OK"|"KO"|"unknown", "d
 KNOWN_NODES = PREFIX + "nodes"  # set of node names (the temperature push checks against it)
 INVENTORY_NODES = PREFIX + "inventory:nodes"  # {node: {ready, roles, allocatable...}} (JSON)
 NAMESPACE_LABELS = PREFIX + "inventory:namespaces"  # {namespace: {label: value}} (JSON)
-SNAPSHOT = PREFIX + "snapshot"  # the last compact live snapshot (JSON)
+SNAPSHOT = PREFIX + "snapshot"  # the cluster's last live view (JSON, kubemon/liveview.py; collectors/snapshot.py)
+LIVE_STATE = PREFIX + "live:state"  # {seq, next_id, owned}: the live publisher's memory (collectors/snapshot.py)
+LIVE_MESSAGE = PREFIX + "live:message:"  # + group: b"<seq>\n" + that group's last delta as browsers get it
+GPU_LATEST = PREFIX + "gpu:latest"  # the gpu cycle's last values per GPU (JSON list, collectors/gpulatest.py)
 TEMPERATURE_QUEUE = PREFIX + "temperature:queue"  # pushed readings waiting for the flush (list)
 TEMPERATURE_LATEST = PREFIX + "temperature:latest"  # {node: hottest °C} (hash)
 
