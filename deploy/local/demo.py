@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import webbrowser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +90,25 @@ def start_processes(env, kubeconfig, push_token, children):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
 
 
+def demo_login_url(env):
+    """A one-time URL that logs the demo user in (web/accounts_demo.py), or the plain login page."""
+    result = manage("demologin", "--username", DEMO_USER, env=env, check=False)
+    if result.returncode != 0:
+        print(f"no demo login link: {result.stderr.strip()}")
+        return f"http://{HOST}:{PORT}/web/login/"
+    return f"http://{HOST}:{PORT}{result.stdout.strip()}"
+
+
+def open_in_browser(url):
+    """Open ``url`` where there is a screen to show it on; a headless machine only gets the printed URL."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform == "darwin"):
+        return
+    try:
+        webbrowser.open(url, new=2)
+    except webbrowser.Error:
+        pass
+
+
 def main():
     RUN.mkdir(exist_ok=True)
     influx = InfluxServer(data_dir=RUN / "demo-influxdb")
@@ -123,6 +143,7 @@ def main():
         KUBECONFIG=str(kubeconfig),
         TEMPERATURE_PUSH_TOKEN=push_token,
         PYTHONUNBUFFERED="1",
+        WEB_DEMO_LOGIN="true",  # one-time login links (manage.py demologin): the demo opens logged in
     )
     try:
         password = prepare_database(env)
@@ -133,13 +154,16 @@ def main():
     except subprocess.CalledProcessError as exc:
         print(f"demo set-up failed: {' '.join(exc.cmd[1:])}\n{exc.stdout}{exc.stderr}")
         stop()
+    login_url = demo_login_url(env)
     print(f"""
 kubemon is running: http://{HOST}:{PORT}/
+  open:     {login_url}   (logs in as {DEMO_USER} once; valid 10 minutes)
   login:    {DEMO_USER} / {password}   (tenant {DEMO_TENANT}, staff)
   API:      http://{HOST}:{PORT}/api/metrics
   health:   http://{HOST}:{PORT}/healthz
   logs:     {RUN / 'demo.log'}
 Press Ctrl-C to stop.""", flush=True)
+    open_in_browser(login_url)
     while True:
         for child in children:
             if child.poll() is not None:
