@@ -126,6 +126,18 @@ class ContentSecurityPolicyTests(BaseTestCase):
         self.assertEqual(response["Cross-Origin-Opener-Policy"], "same-origin")
         self.assertIn("camera=()", response["Permissions-Policy"])
 
+    def test_the_api_docs_page_starts_swagger_ui_from_a_script_file_not_inline(self):
+        response = self.client.get("/api/docs/")
+        self.assertEqual(response.status_code, 200)
+        finder = inline_code(response.content.decode())
+        self.assertEqual([p for p in finder.problems if "script" in p], [])
+        starter = [s["src"] for s in finder.scripts if "script" in s.get("src", "").split("?")[-1]]
+        self.assertEqual(len(starter), 1, finder.scripts)
+        script = self.client.get(starter[0])
+        self.assertEqual(script.status_code, 200)
+        self.assertTrue(script["Content-Type"].startswith("application/javascript"))
+        self.assertIn("SwaggerUIBundle", script.content.decode())
+
     def test_the_finder_catches_what_the_policy_forbids(self):
         # The checker itself must be able to fail.
         bad = ('<script>alert(1)</script><script type="module">x()</script><a href="javascript:x()">a</a>'
