@@ -134,6 +134,8 @@ WEB_LOGIN_FAILURE_WINDOW_SECONDS = env_int("WEB_LOGIN_FAILURE_WINDOW_SECONDS", 3
 # One-time login links for the demo (`manage.py demologin`); never on in production.
 WEB_DEMO_LOGIN = env_bool("WEB_DEMO_LOGIN", False)
 WEB_DEMO_LOGIN_TTL_SECONDS = env_int("WEB_DEMO_LOGIN_TTL_SECONDS", 600)
+# Namespaces the shares page's sunbursts leave out (the system's own; docs/web.md, "Namespace shares").
+WEB_SHARES_EXCLUDED_NAMESPACES = env_list("WEB_SHARES_EXCLUDED_NAMESPACES", ["kube-system"])
 
 # --- Redis: Celery broker, Channels layer, locks, the spool and live caches ---
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

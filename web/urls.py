@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from web import accounts, accounts_demo, status, tenant_switch
+from web import accounts, accounts_demo, nodes, shares, stats, status, tenant_switch
 
 app_name = "web"
 urlpatterns = [
@@ -18,4 +18,10 @@ urlpatterns = [
     path("web/password/done/", accounts.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("web/tenant/", tenant_switch.switch_tenant, name="tenant"),
     # --- pages of the other areas are added below (one block per area) ---
+    # --- charts (H3): node pages, namespace shares, the legacy stats pages and their data ---
+    path("web/nodes/<str:name>/", nodes.node_page, name="node"),
+    path("web/data/nodes/<str:name>/series", nodes.node_data, name="node_data"),
+    path("web/shares/", shares.shares_page, name="shares"),
+    path("web/stats/index", stats.stats_index, name="stats_index"),
+    path("web/stats/<path:path>", stats.stats_page, name="stats"),
 ]

@@ -1,0 +1,98 @@
+// The node page (web/templates/web/node.html): charts from /web/data/nodes/<name>/series, redrawn
+// after each collection cycle when the range ends now (1 h, 6 h).
+import { drawChart, formatValue } from "../lib/charts.js";
+
+const page = JSON.parse(document.getElementById("node-page").textContent);
+const status = document.getElementById("chart-status");
+const handles = new Map();
+const TIER_NAMES = { raw: "raw samples", hourly: "the hourly rollup" };
+
+function dataUrl() {
+  const params = new URLSearchParams();
+  if (page.range === "custom") {
+    params.set("start", page.start);
+    params.set("end", page.end);
+  } else {
+    params.set("range", page.range);
+  }
+  return `${page.dataUrl}?${params}`;
+}
+
+function note(kind, chart, body) {
+  const alloc = body.allocatable;
+  if (!alloc) return "";
+  if (kind === "cpu" && alloc.cpu_cores != null) return `allocatable ${formatValue(alloc.cpu_cores, "cores")}`;
+  if (kind === "memory" && alloc.memory_bytes != null) return `allocatable ${formatValue(alloc.memory_bytes, "bytes")}`;
+  return "";
+}
+
+function show(body) {
+  const xRange = [Date.parse(body.start) / 1000, Date.parse(body.end) / 1000];
+  const tiers = new Set();
+  for (const figure of document.querySelectorAll("figure.chart")) {
+    const kind = figure.dataset.kind;
+    const chart = body.charts[kind];
+    if (!chart) continue;
+    chart.tiers.forEach((tier) => tiers.add(tier));
+    const data = { times: body.times, series: chart.series, unit: chart.unit };
+    figure.querySelector("[data-note]").textContent = note(kind, chart, body);
+    const handle = handles.get(kind);
+    if (handle) handle.update(data);
+    else handles.set(kind, drawChart(figure, data, { xRange }));
+  }
+  const read = [...tiers].map((tier) => TIER_NAMES[tier] || tier).join(" and ") || "no data";
+  const at = new Date(body.generated).toISOString().slice(11, 19);
+  status.textContent = `One point per ${body.step} s, from ${read}; updated ${at} UTC.`;
+}
+
+let loading = null;
+async function load() {
+  if (loading) return loading;
+  loading = (async () => {
+    try {
+      const response = await fetch(dataUrl(), { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      const body = await response.json();
+      if (!response.ok) {
+        status.textContent = `Could not load the charts: ${body.message || response.status}`;
+        return;
+      }
+      if (page.range !== "custom") {
+        // A relative range moves with now: keep the window the data was read for.
+        page.start = body.start;
+        page.end = body.end;
+      }
+      show(body);
+    } catch (error) {
+      status.textContent = `Could not load the charts: ${error.message}`;
+    } finally {
+      loading = null;
+    }
+  })();
+  return loading;
+}
+
+// The custom start and end are sent only when "custom" is chosen (disabled inputs are not submitted).
+function initRangeForm() {
+  const form = document.querySelector("[data-range-form]");
+  if (!form) return;
+  const fields = form.querySelectorAll("[data-custom-fields] input");
+  const sync = () => {
+    const custom = form.querySelector("input[name=range]:checked")?.value === "custom";
+    fields.forEach((input) => { input.disabled = !custom; });
+  };
+  form.addEventListener("change", sync);
+  form.addEventListener("submit", () => {
+    const choice = form.querySelector("input[name=range]:checked");
+    // "custom" is the absence of a range key: the URL carries start and end instead.
+    if (choice && choice.value === "custom") choice.disabled = true;
+  });
+  sync();
+}
+
+initRangeForm();
+load();
+
+// Live: the last hour (and 6 h) follow each collection cycle.
+if (page.live) {
+  import("../lib/chartlive.js").then(({ onCycle }) => onCycle(() => load())).catch(() => {});
+}
