@@ -32,6 +32,7 @@ from kubemon.timeseries.schema import (
     MAX_FIELDS,
     NAMESPACE_DAILY_POLICY,
     NAMESPACE_POLICY,
+    POD_DAILY_POLICY,
     RAW_POLICY,
     SPACING_CAP_SECONDS,
     SUMMED_FIELDS,
@@ -72,7 +73,7 @@ def rollup_select(measurement):
 ROLLUP_MEASUREMENTS = tuple(dict.fromkeys((*INTEGRAL_FIELDS, *SUMMED_FIELDS, *MAX_FIELDS)))
 
 
-def rollup_window(start, end, store=None):
+def rollup_window(start, end, store=None, now=None):
     """Roll up every whole or partial hour touching [start, end); returns points written per measurement."""
     store = store or get_store()
     start = floor_hour(start)
@@ -92,6 +93,7 @@ def rollup_window(start, end, store=None):
         written[measurement] = series[0]["values"][0][1] if series else 0
         fill_foreign(store, measurement, start, end)
     roll_namespaces(start, end, store)
+    reroll_ended_days(start, end, now or datetime.now(UTC), store)
     return written
 
 
@@ -110,15 +112,16 @@ def namespace_select(measurement):
     return ", ".join(parts)
 
 
-def _roll_tier(store, source, target, start, end, bucket):
+def _roll_tier(store, source, target, start, end, bucket, tags=("namespace",)):
     params = {"start": start.isoformat().replace("+00:00", "Z"), "end": end.isoformat().replace("+00:00", "Z")}
     written = 0
     for measurement in NAMESPACE_MEASUREMENTS:
+        group = ", ".join(tag_identifier(measurement, tag) for tag in tags)
         statement = (
             f"SELECT {namespace_select(measurement)} "  # noqa: S608  (whitelisted identifiers; values are bound)
             f"INTO {source_identifier(measurement, target)} "
             f"FROM {source_identifier(measurement, source)} "
-            f"WHERE time >= $start AND time < $end GROUP BY time({bucket}), {tag_identifier(measurement, 'namespace')}"
+            f"WHERE time >= $start AND time < $end GROUP BY time({bucket}), {group}"
         )
         series = store.query(statement, params=params)
         written += series[0]["values"][0][1] if series else 0
@@ -135,6 +138,23 @@ def roll_namespaces(start, end, store=None):
     _roll_tier(store, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, floor_day(start),
                floor_day(end - timedelta(microseconds=1)) + DAY, "1d")
     return written
+
+
+def roll_pod_days(start, end, store=None):
+    """Write the pod tier (``pod_daily``) of the UTC days in [start, end) (day boundaries) from
+    their hourly rollup; returns the points written. Idempotent like the rollup."""
+    store = store or get_store()
+    return _roll_tier(store, HOURLY_POLICY, POD_DAILY_POLICY, start, end, "1d", tags=("namespace", "pod_name"))
+
+
+def reroll_ended_days(start, end, now, store=None):
+    """Re-roll the pod tier of the days touched by rolled hours [start, end) that have ended by
+    ``now``: late data re-rolled into an old hour must reach its day's pod-tier point too (and
+    the hours just after midnight finish the day before)."""
+    first, last = floor_day(start), floor_day(end - timedelta(microseconds=1)) + DAY
+    last = min(last, floor_day(now))
+    if first < last:
+        roll_pod_days(first, last, store)
 
 
 def foreign_terms(measurement):
@@ -211,7 +231,7 @@ def fill_foreign(store, measurement, start, end):
 def rollup_recent(now=None, hours=ROLLUP_RECOMPUTED_HOURS, store=None):
     """Recompute the current hour and the ``hours`` before it (``kubemon.timeseries.hours``)."""
     now = now or datetime.now(UTC)
-    return rollup_window(floor_hour(now) - HOUR * hours, now + timedelta(seconds=1), store=store)
+    return rollup_window(floor_hour(now) - HOUR * hours, now + timedelta(seconds=1), store=store, now=now)
 
 
 def _runs(hours):

@@ -1,4 +1,4 @@
-"""Filling the namespace tier backwards over the hours the hourly rollup held before it existed.
+"""Filling the namespace and pod tiers over the hours the hourly rollup held before they existed.
 
 Each rollup writes the namespace tier of the hours it sums (``collectors.rollup.roll_namespaces``);
 the hours rolled up before kubemon had the tier (or before Redis lost the marker) are filled here,
@@ -12,12 +12,17 @@ points older than the marker later, such as an import of history, rolls their na
 import logging
 from datetime import timedelta
 
-from collectors.rollup import roll_namespaces
+from collectors.rollup import roll_namespaces, roll_pod_days
 from kubemon import keys
 from kubemon.timeseries import get_store
-from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_RECOMPUTED_HOURS, floor_hour
+from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_day, floor_hour
 from kubemon.timeseries.schema import CONTAINER, HOURLY_POLICY, field_identifier, source_identifier
-from kubemon.timeseries.tiers import namespace_tier_since, set_namespace_tier_since
+from kubemon.timeseries.tiers import (
+    namespace_tier_since,
+    pod_tier_span,
+    set_namespace_tier_since,
+    set_pod_tier_span,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +66,38 @@ def fill_namespace_tier(redis, now, store=None, days=DAYS_PER_RUN):
     if spent:
         log.info("the namespace tier now reaches back to %s", since.isoformat())
     return since
+
+
+def fill_pod_tier(redis, now, store=None, days=DAYS_PER_RUN):
+    """Extend the pod tier (``pod_daily``) over the days that became final and, up to ``days``
+    days per run, backwards over older hourly rollup; returns its span ``(since, until)``.
+
+    A day is final once the rollup no longer recomputes its hours (``ROLLUP_HORIZON``); later
+    data re-rolls its hours and their day together (``collectors.rollup.reroll_ended_days``).
+    """
+    store = store or get_store()
+    final = floor_day(now - ROLLUP_HORIZON)
+    span = pod_tier_span(redis)
+    since, until = span if span is not None else (final, final)
+    spent = timedelta(0)
+    while until < final and spent < DAY * days:
+        roll_pod_days(until, until + DAY, store=store)
+        until += DAY
+        spent += DAY
+        set_pod_tier_span(redis, min(since, until), until)
+    since = min(since, until)
+    filled = redis.get(keys.POD_TIER_FILLED)
+    if filled is not None and int(filled) == int(since.timestamp()):
+        return since, until
+    while spent < DAY * days:
+        if not _hourly_before(store, since):
+            redis.set(keys.POD_TIER_FILLED, int(since.timestamp()))
+            break
+        start = since - DAY * DAYS_PER_STATEMENT
+        roll_pod_days(start, since, store=store)
+        since = start
+        set_pod_tier_span(redis, since, until)
+        spent += DAY * DAYS_PER_STATEMENT
+    if span is None:
+        set_pod_tier_span(redis, since, until)
+    return since, until

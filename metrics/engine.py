@@ -31,8 +31,8 @@ from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
 from kubemon.timeseries.hours import HOUR
 from kubemon.timeseries.schema import (
+    DAILY_POLICIES,
     HOURLY_POLICY,
-    NAMESPACE_DAILY_POLICY,
     RAW_POLICY,
     ROLLUP_POLICIES,
     SPACING_CAP_SECONDS,
@@ -40,7 +40,7 @@ from kubemon.timeseries.schema import (
     source_identifier,
     tag_identifier,
 )
-from kubemon.timeseries.tiers import NAMESPACE_MEASUREMENTS, namespace_tier_since
+from kubemon.timeseries.tiers import NAMESPACE_MEASUREMENTS, namespace_tier_since, pod_tier_span
 from metrics import daycache, edges, openedge, planner
 from metrics.catalogue import LEGACY_TAGS
 from metrics.kinds import foreign_statements
@@ -105,9 +105,11 @@ def plan(metric, window, store, use_rollup=True, now=None, group_tags=()):
         return [(RAW_POLICY, window)]
     watermark = rollup_watermark(store, metric, whole)
     pieces = planner.pieces(window, settled, watermark, late_hours(store) if watermark else ())
-    if tuple(group_tags) == ("namespace",) and metric.measurement in NAMESPACE_MEASUREMENTS:
-        pieces = planner.namespace_tier(pieces, namespace_tier_since(get_redis()),
-                                        daycache.final_before(now or datetime.now(UTC)))
+    final = daycache.final_before(now or datetime.now(UTC))
+    if metric.measurement in NAMESPACE_MEASUREMENTS and tuple(group_tags) == ("namespace",):
+        pieces = planner.namespace_tier(pieces, namespace_tier_since(get_redis()), final)
+    elif metric.measurement in NAMESPACE_MEASUREMENTS and tuple(group_tags) == ("namespace", "pod_name"):
+        pieces = planner.pod_days(pieces, pod_tier_span(get_redis()), final)
     return pieces
 
 
@@ -121,9 +123,9 @@ def reads_and_cached(metric, pieces, group_tags, selection, now):
     reads, partials, cache_days, generations = [], {}, [], {}
     for policy, part in pieces:
         spans = [part]
-        # The daily namespace tier is already a point per namespace and day: one statement
-        # reads a year of it faster than the day cache's 365 entries could be fetched.
-        if policy in ROLLUP_POLICIES and policy != NAMESPACE_DAILY_POLICY and daycache.enabled():
+        # The daily tiers are already a point per group and day: one statement reads a month
+        # of them faster than the day cache's entries could be fetched.
+        if policy in ROLLUP_POLICIES and policy not in DAILY_POLICIES and daycache.enabled():
             days, spans = planner.whole_days(part, daycache.final_before(now))
             lookup = daycache.get(metric, group_tags, selection, days)
             generations.update(lookup.generations)

@@ -6,7 +6,8 @@ days the cache holds) and returns what to read, so the plan can be tested withou
 A window ``[begin, end)`` is answered from:
 
 - the ``hourly`` rollup (or, for totals per namespace, its ``namespace_hourly`` tier where that
-  is whole: ``namespace_tier``) for its whole hours that have settled (ended at least
+  is whole: ``namespace_tier``; for totals per pod, the ``pod_daily`` tier for whole final
+  days it holds: ``pod_days``) for its whole hours that have settled (ended at least
   ``API_ROLLUP_SETTLE_SECONDS`` ago), that the rollup has reached (``watermark``) and that
   received no data since their rollup (``late_hours``, which are read raw until re-rolled);
 - of those, whole finished UTC days from the day cache when it has them, the other days in
@@ -18,7 +19,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from kubemon.timeseries.hours import DAY, HOUR
-from kubemon.timeseries.schema import HOURLY_POLICY, NAMESPACE_DAILY_POLICY, NAMESPACE_POLICY, RAW_POLICY
+from kubemon.timeseries.schema import (
+    HOURLY_POLICY,
+    NAMESPACE_DAILY_POLICY,
+    NAMESPACE_POLICY,
+    POD_DAILY_POLICY,
+    RAW_POLICY,
+)
 from metrics.window import Window
 
 DAYS_PER_STATEMENT = 8
@@ -99,6 +106,32 @@ def _daily(part, final):
     if not days:
         return [(NAMESPACE_POLICY, part)]
     return [(NAMESPACE_DAILY_POLICY, Window(days[0], days[-1] + DAY))] + [(NAMESPACE_POLICY, r) for r in rest]
+
+
+def pod_days(pieces, span, final):
+    """``pieces`` with the whole UTC days of their hourly parts that lie in ``span`` (``(since,
+    until)``: the days the pod tier holds; None: none) and ended by ``final`` read from the pod
+    tier instead, one piece per run of such days."""
+    if span is None:
+        return pieces
+    since, until = span
+    out = []
+    for policy, part in pieces:
+        begin, end = max(part.begin, since), min(part.end, until)
+        if policy != HOURLY_POLICY or begin >= end:
+            out.append((policy, part))
+            continue
+        days, _ = whole_days(Window(begin, end), final)
+        if not days:
+            out.append((policy, part))
+            continue
+        tier = Window(days[0], days[-1] + DAY)
+        if part.begin < tier.begin:
+            out.append((HOURLY_POLICY, Window(part.begin, tier.begin)))
+        out.append((POD_DAILY_POLICY, tier))
+        if tier.end < part.end:
+            out.append((HOURLY_POLICY, Window(tier.end, part.end)))
+    return out
 
 
 def whole_days(window, final):

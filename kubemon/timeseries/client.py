@@ -142,8 +142,8 @@ class InfluxClient:
 
     # --- set-up ---
     def ensure_database(self, raw_retention="30d", hourly_retention="400d", namespace_retention="1825d"):
-        """Create the database and the ``raw``/``hourly``/``namespace_hourly`` policies; safe to run
-        any number of times.
+        """Create the database and the ``raw``/``hourly``/``namespace_hourly``/``namespace_daily``/
+        ``pod_daily`` policies; safe to run any number of times.
 
         Raw data uses daily shards (cheap to drop as they expire, bounded series per shard);
         the hourly rollup uses weekly shards, the namespace tier (few series, kept for years)
@@ -160,6 +160,7 @@ class InfluxClient:
             ("hourly", hourly_seconds, "7d", False),
             ("namespace_hourly", namespace_seconds, "30d", False),
             ("namespace_daily", namespace_seconds, "365d", False),
+            ("pod_daily", hourly_seconds, "30d", False),
         ):
             duration = f"{seconds}s" if seconds else "INF"
             verb = "ALTER" if name in existing else "CREATE"

@@ -31,8 +31,15 @@ HOURLY_POLICY = "hourly"
 NAMESPACE_POLICY = "namespace_hourly"
 # ... and summed per UTC day: a year by namespace is 365 points a namespace.
 NAMESPACE_DAILY_POLICY = "namespace_daily"
-ROLLUP_POLICIES = (HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY)
-RETENTION_POLICIES = (RAW_POLICY, HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, "autogen")
+# The pod tier: the hourly rollup summed per pod and final UTC day (collectors.rollup), what an
+# ``all-pod`` question over a long window reads instead of every container's hours. Pod detail,
+# so it is kept as long as the hourly rollup.
+POD_DAILY_POLICY = "pod_daily"
+# The tiers whose points are one per group and day: read in one statement, not through the day cache.
+DAILY_POLICIES = (NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY)
+ROLLUP_POLICIES = (HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY)
+RETENTION_POLICIES = (RAW_POLICY, HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY,
+                      "autogen")
 
 
 @dataclass(frozen=True)

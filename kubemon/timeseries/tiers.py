@@ -1,4 +1,5 @@
-"""The namespace tier: the hourly rollup summed per namespace, and from when readers may trust it.
+"""The namespace and pod tiers: the hourly rollup summed per namespace (and per pod and day), and
+from when readers may trust them.
 
 ``collectors.rollup`` writes it (``namespace_hourly`` policy, same measurement and field names as
 the hourly rollup, the ``namespace`` tag only) right after each hourly rollup of the same hours,
@@ -36,3 +37,26 @@ def namespace_tier_since(redis):
 
 def set_namespace_tier_since(redis, hour):
     redis.set(keys.NAMESPACE_TIER_SINCE, int(hour.timestamp()))
+
+
+# The pod tier (``pod_daily``): the hourly rollup summed per pod and UTC day, for final days
+# only (days the rollup no longer rewrites but for late data, which re-rolls its day too).
+# ``POD_TIER_SPAN`` holds the final days it is whole for, ``[since, until)``: ``until`` moves
+# forward a day at a time as days become final, ``since`` backwards as older days are filled.
+
+
+def pod_tier_span(redis):
+    """``(since, until)`` (aware datetimes): the days the pod tier is whole for, or None."""
+    try:
+        raw = redis.get(keys.POD_TIER_SPAN)
+    except Exception as exc:  # noqa: BLE001  (Redis down: read the hourly rollup, slower but right)
+        log.warning("pod tier marker unavailable, reading the hourly rollup: %s", exc)
+        return None
+    if not raw:
+        return None
+    since, until = (datetime.fromtimestamp(int(part), UTC) for part in raw.split())
+    return since, until
+
+
+def set_pod_tier_span(redis, since, until):
+    redis.set(keys.POD_TIER_SPAN, f"{int(since.timestamp())} {int(until.timestamp())}")
