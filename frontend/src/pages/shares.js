@@ -75,10 +75,12 @@ function draw(rows, columns) {
     }
     if (!chart) continue;
     chart.setOption({
+      // richText: the HTML tooltip writes style="" attributes, which the CSP blocks (docs/web.md).
       tooltip: {
+        renderMode: "richText",
         formatter: (info) => {
-          const share_ = total ? ` (${((100 * info.value) / total).toFixed(1)} %)` : "";
-          return `${escapeHtml(info.name)}: ${formatValue(info.value, share.unit)}${share_}`;
+          const part = total ? ` (${((100 * info.value) / total).toFixed(1)} %)` : "";
+          return `${info.name}: ${formatValue(info.value, share.unit)}${part}`;
         },
       },
       series: [{
@@ -94,10 +96,6 @@ function draw(rows, columns) {
     }, { replaceMerge: ["series"] });
   }
   return any;
-}
-
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
 // The largest namespaces as links: the keyboard's way into the chart, and its text alternative.
