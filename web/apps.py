@@ -6,4 +6,7 @@ class WebConfig(AppConfig):
     name = "web"
 
     def ready(self):
-        from web import accounts_signals  # noqa: F401  (connects the logout receiver)
+        from web import (
+            accounts_signals,  # noqa: F401  (connects the logout receiver)
+            livesignals,  # noqa: F401  (membership changes make live sockets re-check access)
+        )

@@ -1,3 +1,9 @@
-"""Websocket routes; the live-view consumers arrive with the web issue."""
+"""Websocket routes (kubemon/asgi.py wraps them in the origin check and the session/auth middleware)."""
 
-websocket_urlpatterns = []
+from django.urls import path
+
+from web.consumers import LiveConsumer
+
+websocket_urlpatterns = [
+    path("ws/live/", LiveConsumer.as_asgi()),
+]

@@ -1,0 +1,271 @@
+"""The live websocket (``ws/live/``): one view per socket, kept current one cycle at a time.
+
+On connect a socket gets the full view its user may see (unless its ``?seq=`` already is the
+latest, as when the page embedded it), then one delta per usage cycle, or the full view again
+when it cannot apply the delta (it missed one, or its tenant's namespaces changed). The group
+notices carry no data: the consumer reads the group's delta from Redis once per worker process
+and sends the same text to every socket of the group (docs/web.md, "Live protocol").
+
+A slow socket is never sent a queue: notices only overwrite ``pending``, and the sending task
+takes the newest; if that is not the delta after what the socket has, it sends the full view.
+
+Access is asked again (``web.access.scope_for`` on a freshly loaded session) before each send,
+at most once a second: a logged-out session, a changed password, a deactivated user or a
+revoked membership closes the socket. Logging out and membership changes also tell the socket at
+once (the ``session-*`` and ``user-*`` groups, web/accounts_signals.py and web/livesignals.py).
+"""
+
+import asyncio
+import logging
+import time
+import weakref
+from importlib import import_module
+from urllib.parse import parse_qs
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib import auth
+from django.utils.crypto import constant_time_compare
+
+from kubemon import keys
+from kubemon.redis import get_async_redis
+from web.access import scope_for, session_group
+from web.livedata import decode_view, group_for, needs_full_views, scope_key, view_for_scope
+from web.livesignals import user_group
+
+log = logging.getLogger(__name__)
+
+ACCESS_TTL_SECONDS = 1.0  # how long a checked scope is trusted before the next send asks again
+RESYNC_EVERY_SECONDS = 1.0  # a client's resync requests beyond this rate wait
+CLOSE_LOGGED_OUT = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class _Cache:
+    """The latest cluster view and the texts built from it, per worker process and event loop.
+
+    A thousand sockets of one worker then cost one Redis read and one decode per cycle, and one
+    filtered view per scope, not one per socket."""
+
+    def __init__(self):
+        self.lock = asyncio.Lock()
+        self.view_seq = None
+        self.view = None
+        self.texts = {}  # (seq, scope key) -> text
+        self.deltas = {}  # group -> (seq, text)
+
+    async def view_text(self, scope):
+        async with self.lock:
+            redis = get_async_redis()
+            raw = await redis.get(keys.LIVE_STATE)
+            latest = orjson.loads(raw)["seq"] if raw else 0
+            if self.view is None or latest != self.view_seq:
+                view = decode_view(await redis.get(keys.SNAPSHOT))
+                self.view, self.view_seq, self.texts = view, view["seq"], {}
+            key = (self.view_seq, scope_key(scope))
+            text = self.texts.get(key)
+            if text is None:
+                text = self.texts[key] = orjson.dumps(view_for_scope(self.view, scope)).decode()
+            return self.view_seq, text
+
+    async def delta_text(self, group, seq):
+        cached = self.deltas.get(group)
+        if cached is not None and cached[0] == seq:
+            return cached[1]
+        raw = await get_async_redis().get(keys.LIVE_MESSAGE + group)
+        if not raw:
+            return None
+        head, _, body = raw.partition(b"\n")
+        if int(head) != seq:
+            return None  # overwritten by a newer cycle: the socket gets the full view
+        text = body.decode()
+        self.deltas[group] = (seq, text)
+        return text
+
+
+_caches = weakref.WeakKeyDictionary()
+
+
+def _cache():
+    loop = asyncio.get_running_loop()
+    cache = _caches.get(loop)
+    if cache is None:
+        cache = _caches[loop] = _Cache()
+    return cache
+
+
+def _session_user(store):
+    """The user a session store names, as ``django.contrib.auth.get_user`` finds it for a request:
+    None without one, with an unknown backend, or when the password changed since the login."""
+    user_id, backend_path = store.get(auth.SESSION_KEY), store.get(auth.BACKEND_SESSION_KEY)
+    if user_id is None or backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    user = auth.load_backend(backend_path).get_user(user_id)
+    if user is None or not hasattr(user, "get_session_auth_hash"):
+        return user
+    stored = store.get(auth.HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash()]
+    if hasattr(user, "get_session_auth_fallback_hash"):
+        hashes += list(user.get_session_auth_fallback_hash())
+    return user if any(constant_time_compare(stored, h) for h in hashes) else None
+
+
+@database_sync_to_async
+def _current_scope(session_key):
+    """``(user, AccessScope)`` from the session as it is now in the session store, or ``(None, None)``
+    when it is gone (logged out, expired) or no longer names an active user."""
+    if not session_key:
+        return None, None
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if not store.exists(session_key):
+        return None, None
+    user = _session_user(store)
+    if user is None or not user.is_active:
+        return None, None
+    return user, scope_for(user, store)
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.sender = None
+        self.groups_joined = []
+        user = self.scope.get("user")
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
+        if user is None or not user.is_authenticated or not self.session_key:
+            await self.close(code=CLOSE_LOGGED_OUT)
+            return
+        user, access = await _current_scope(self.session_key)
+        if access is None:
+            await self.close(code=CLOSE_LOGGED_OUT)
+            return
+        if not access.everything and not access.namespaces and not access.tenant_ids:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user_id = user.pk
+        self.access = access
+        self.checked_at = time.monotonic()
+        self.group = group_for(access)
+        self.pending = None
+        self.last_resync = 0.0
+        self.wake = asyncio.Event()
+        for group in (self.group, session_group(self.session_key), user_group(user.pk)):
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await self.accept()
+        self.seq = _client_seq(self.scope)
+        self.sender = asyncio.create_task(self._send_loop())
+        self.wake.set()  # the first send: the full view, unless the page already has the latest
+
+    async def disconnect(self, code):
+        if self.sender is not None:
+            self.sender.cancel()
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = orjson.loads(text_data or b"null")
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(message, dict) and message.get("type") == "resync":
+            self.seq = None
+            self.wake.set()
+
+    # --- channel-layer handlers: they only record and wake the sender ---
+
+    async def live_message(self, event):
+        self.pending = event["data"]
+        self.wake.set()
+
+    async def session_ended(self, event):
+        await self._end(CLOSE_LOGGED_OUT)
+
+    async def access_changed(self, event):
+        self.checked_at = float("-inf")
+        self.wake.set()
+
+    # --- sending ---
+
+    async def _end(self, code):
+        if self.sender is not None and self.sender is not asyncio.current_task():
+            self.sender.cancel()
+        await self.close(code=code)
+
+    async def _check(self):
+        """The scope to send with, or None after closing the socket when access is gone or moved."""
+        if time.monotonic() - self.checked_at < ACCESS_TTL_SECONDS:
+            return self.access
+        _user, access = await _current_scope(self.session_key)
+        if access is None:
+            await self._end(CLOSE_LOGGED_OUT)
+            return None
+        if (not access.everything and not access.namespaces) or group_for(access) != self.group:
+            # Revoked, or now another tenant's view: the page reconnects into what it may see now.
+            await self._end(CLOSE_FORBIDDEN)
+            return None
+        if scope_key(access) != scope_key(self.access):
+            self.seq = None  # namespaces given or taken: a delta would not fit what the page has
+        self.access = access
+        self.checked_at = time.monotonic()
+        return access
+
+    async def _send_loop(self):
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                notice, self.pending = self.pending, None
+                if await self._check() is None:
+                    return
+                text = await self._next_text(notice)
+                if text is not None:
+                    await self.send(text_data=text)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed send must not leave a silent socket: the page reconnects
+            log.exception("live socket failed")
+            await self.close(code=1011)
+
+    def _fits(self, notice):
+        if self.seq is None or notice["base"] != self.seq or needs_full_views(self.access):
+            return False
+        names = notice.get("namespaces")
+        return self.access.everything or (names is not None and set(names) <= self.access.namespaces)
+
+    async def _next_text(self, notice):
+        if notice is not None and self.seq is not None and notice["seq"] <= self.seq:
+            return None  # the socket has it already (it got the full view meanwhile)
+        if notice is not None and self._fits(notice):
+            text = await _cache().delta_text(self.group, notice["seq"])
+            if text is not None:
+                self.seq = notice["seq"]
+                return text
+        if notice is None and self.seq is not None and not await self._behind():
+            return None
+        wait = self.last_resync + RESYNC_EVERY_SECONDS - time.monotonic()
+        if notice is None and wait > 0:
+            await asyncio.sleep(wait)  # a client asking for full views in a loop gets one a second
+        self.last_resync = time.monotonic()
+        seq, text = await _cache().view_text(self.access)
+        if seq == self.seq:
+            return None
+        self.seq = seq
+        return text
+
+    async def _behind(self):
+        """Whether the stored view is newer than what the socket has (connect with ``?seq=``)."""
+        raw = await get_async_redis().get(keys.LIVE_STATE)
+        latest = orjson.loads(raw)["seq"] if raw else 0
+        return latest != self.seq
+
+
+def _client_seq(scope):
+    """The seq of the view the page embedded (``ws/live/?seq=N``), so connecting does not resend it."""
+    values = parse_qs((scope.get("query_string") or b"").decode()).get("seq")
+    try:
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
