@@ -38,8 +38,29 @@ function initTenantSwitcher(root) {
   }
 }
 
+// #live-state says "connecting" until a live client (frontend/src/lib/live.js) takes it over. On
+// a page without one it would say so forever: if, a few seconds after load, nothing has touched
+// the element and no client has claimed it (data-client), it says "not live" instead.
+export const LIVE_STATE_GRACE_MS = 4000;
+
+function initLiveStateFallback(root) {
+  const element = root.getElementById("live-state");
+  if (!element) return;
+  let touched = false;
+  const observer = new MutationObserver(() => { touched = true; });
+  observer.observe(element, { attributes: true, childList: true, characterData: true, subtree: true });
+  setTimeout(() => {
+    observer.disconnect();
+    if (touched || element.dataset.client || element.dataset.state !== "connecting") return;
+    element.dataset.state = "off";
+    element.textContent = "not live";
+    element.title = "This page does not update by itself";
+  }, LIVE_STATE_GRACE_MS);
+}
+
 export function initShell(root) {
   initNavToggle(root);
   initMenus(root);
   initTenantSwitcher(root);
+  initLiveStateFallback(root);
 }
