@@ -1,53 +1,37 @@
-"""The cluster's last live view, as the chart pages read it: scoped pods and nodes, node access.
+"""The live view as the chart pages read it: the user's scoped view, a node's pods, node access.
 
-The usage cycle stores the cluster's whole view in Redis after each cycle (``keys.SNAPSHOT``,
-rows in ``kubemon.liveview``'s column order). The node page lists the pods on a node from it, and
-decides from it which nodes a tenant may open: those that run one of the tenant's pods.
+The view is ``web.livedata.current_view`` (the overview's and the consumer's): the cluster's last
+view for staff, ``kubemon.liveview.tenant_view`` of it for a tenant (its own pods, and only the
+nodes that run them). The node page lists a node's pods from it and decides from it which nodes a
+tenant may open.
 """
 
 import logging
 
-import orjson
-
-from kubemon import cluster, keys
+from kubemon import cluster
 from kubemon.liveview import N, P
 from kubemon.redis import get_redis
+from web.livedata import current_view, empty_view
 
 log = logging.getLogger(__name__)
 
 
-def last_view(redis=None):
-    """The last stored view, or None (no cycle yet, Redis down, an unreadable document)."""
+def scoped_view(scope, redis=None):
+    """The view ``scope`` may see; an empty view when Redis cannot tell (the charts still work)."""
     try:
-        raw = (redis or get_redis()).get(keys.SNAPSHOT)
-    except Exception as exc:  # noqa: BLE001  (a page without its live part still shows its charts)
+        return current_view(redis or get_redis(), scope)
+    except Exception as exc:  # noqa: BLE001  (Redis down or an unreadable document)
         log.warning("live view unavailable: %s", exc)
-        return None
-    if not raw:
-        return None
-    try:
-        view = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(view, dict) or not isinstance(view.get("pods"), list):
-        return None
-    return view
+        return empty_view()
 
 
-def visible_pods(view, scope):
-    """The pod rows of ``view`` whose namespace ``scope`` sees."""
-    if view is None:
-        return []
-    return [row for row in view["pods"] if scope.allows(row[P["namespace"]])]
-
-
-def pods_on(view, scope, node):
-    rows = [row for row in visible_pods(view, scope) if row[P["node"]] == node]
+def pods_on(view, node):
+    rows = [row for row in view["pods"] if row[P["node"]] == node]
     return sorted(rows, key=lambda row: (row[P["namespace"]], row[P["name"]]))
 
 
 def node_row(view, name):
-    for row in (view or {}).get("nodes") or ():
+    for row in view["nodes"]:
         if row[N["name"]] == name:
             return row
     return None
@@ -55,7 +39,7 @@ def node_row(view, name):
 
 def known_nodes(view, redis=None):
     """Nodes the last view or the last inventory listed."""
-    names = {row[N["name"]] for row in (view or {}).get("nodes") or ()}
+    names = {row[N["name"]] for row in view["nodes"]}
     try:
         names |= set(cluster.inventory_nodes(redis or get_redis()))
     except Exception as exc:  # noqa: BLE001
@@ -64,10 +48,15 @@ def known_nodes(view, redis=None):
 
 
 def node_visible(scope, view, name, redis=None):
-    """Staff: any node kubemon knows. A tenant: a node that runs one of its pods (else: 404)."""
+    """Staff: any node kubemon knows. A tenant: a node of its view, one that runs its pods (else 404)."""
     if scope.sees_cluster:
         return name in known_nodes(view, redis)
-    return any(row[P["node"]] == name for row in visible_pods(view, scope))
+    return node_row(view, name) is not None
+
+
+def node_view(view, node):
+    """``view`` with only ``node``'s pods: what the node page embeds for its live client."""
+    return {**view, "pods": pods_on(view, node)}
 
 
 def pod_dict(row):

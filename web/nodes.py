@@ -16,7 +16,7 @@ from kubemon.liveview import N
 from metrics.selection import Selection
 from metrics.series import node_allocatable, node_charts
 from web.access import request_scope
-from web.liveread import last_view, node_row, node_visible, pod_dict, pods_on
+from web.liveread import node_row, node_view, node_visible, pod_dict, pods_on, scoped_view
 from web.ranges import CUSTOM, RANGES, RangeError, is_live, parse_range
 from web.timefmt import input_value
 
@@ -37,7 +37,7 @@ def _selection(scope):
 
 def _visible_or_404(request, name):
     scope = request_scope(request)
-    view = last_view()
+    view = scoped_view(scope)
     if not node_visible(scope, view, name):
         raise Http404("No such node")
     return scope, view
@@ -58,7 +58,7 @@ def node_page(request, name):
     except RangeError as exc:
         window, key = parse_range({})
         error = f"{exc.field}: {exc}"
-    pods = [pod_dict(row) for row in pods_on(view, scope, name)]
+    pods = [pod_dict(row) for row in pods_on(view, name)]
     selection = _selection(scope)
     kinds = [kind for kind in CHART_TITLES if selection is None or kind != "temperature"]
     page = {
@@ -84,6 +84,7 @@ def node_page(request, name):
         "end_value": input_value(window.end),
         "error": error,
         "page": page,
+        "live_view": node_view(view, name),
     }
     return render(request, "web/node.html", context, status=400 if error else 200)
 

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from kubemon.liveview import POD_COLUMNS, P
+from kubemon.liveview import P
 from web.access import request_scope
-from web.liveread import last_view, visible_pods
+from web.liveread import scoped_view
 
 # What each sunburst adds up, from the pod rows (``kubemon.liveview.POD_COLUMNS``).
 SHARES = (
@@ -24,11 +24,10 @@ SHARES = (
 _HOLDING_STATES = frozenset({"running", "pending", "deleting", "failed"})
 
 
-def share_pods(view, scope, excluded):
-    """The pod rows the sunbursts draw: visible to ``scope``, outside ``excluded``, holding resources."""
+def share_pods(view, excluded):
+    """The pod rows of a (scoped) view the sunbursts draw: outside ``excluded``, holding resources."""
     excluded = frozenset(excluded)
-    return [row for row in visible_pods(view, scope)
-            if row[P["namespace"]] not in excluded and row[P["state"]] in _HOLDING_STATES]
+    return [row for row in view["pods"] if row[P["namespace"]] not in excluded and row[P["state"]] in _HOLDING_STATES]
 
 
 def namespace_totals(rows, column):
@@ -42,23 +41,17 @@ def namespace_totals(rows, column):
 
 @require_GET
 def shares_page(request):
-    scope = request_scope(request)
-    view = last_view()
+    view = scoped_view(request_scope(request))
     excluded = list(settings.WEB_SHARES_EXCLUDED_NAMESPACES)
-    rows = share_pods(view, scope, excluded)
+    rows = share_pods(view, excluded)
     summary = []
     for share in SHARES:
         totals = namespace_totals(rows, share["column"])
         top = sorted(((value, ns) for ns, value in totals.items() if value), reverse=True)[:5]
         summary.append({**share, "top": [{"namespace": ns, "value": value} for value, ns in top]})
-    page = {
-        "columns": list(POD_COLUMNS),
-        "pods": rows,
-        "time": view.get("time") if view else None,
-        "seq": view.get("seq") if view else None,
-        "excluded": excluded,
-        "shares": list(SHARES),
-        "overview": "/",
-    }
+    page = {"excluded": excluded, "shares": list(SHARES), "overview": "/"}
+    # The live client starts from this view (the drawn pods only: the excluded ones would only
+    # weigh on the page) and keeps it current with the cycles' deltas.
+    live_view = {**view, "pods": rows}
     return render(request, "web/shares.html", {"shares": summary, "excluded": excluded, "pod_count": len(rows),
-                                               "has_view": view is not None, "page": page})
+                                               "has_view": bool(view["seq"]), "page": page, "live_view": live_view})

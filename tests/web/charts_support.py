@@ -3,7 +3,7 @@
 import orjson
 
 from kubemon import keys
-from kubemon.liveview import NODE_COLUMNS, POD_COLUMNS
+from kubemon.liveview import NODE_COLUMNS, POD_COLUMNS, totals_of
 
 
 def pod_row(pod_id, namespace, name, node, state="running", status="Running", cpu=100.0, memory=2**27, gpus=0,
@@ -36,7 +36,9 @@ PODS = [
 
 def store_view(redis, pods=PODS, nodes=("node-1", "node-2", "node-3"), seq=7, time=1_700_000_100):
     view = {"type": "snapshot", "seq": seq, "time": time, "published": time, "every": 15, "scope": "cluster",
-            "health": {"status": "OK", "detail": ""}, "totals": {}, "node_columns": list(NODE_COLUMNS),
-            "nodes": [node_row(name) for name in nodes], "pod_columns": list(POD_COLUMNS), "pods": list(pods)}
+            "health": {"status": "OK", "detail": ""},
+            "totals": totals_of(pods, {"cpu": 24000, "memory": 96 * 2**30, "gpu": 2}),
+            "node_columns": list(NODE_COLUMNS), "nodes": [node_row(name) for name in nodes],
+            "pod_columns": list(POD_COLUMNS), "pods": list(pods)}
     redis.set(keys.SNAPSHOT, orjson.dumps(view))
     return view

@@ -6,7 +6,7 @@ from tests.web.charts_support import store_view
 
 
 def embedded_pods(response):
-    return {(row[P["namespace"]], row[P["name"]]) for row in response.context["page"]["pods"]}
+    return {(row[P["namespace"]], row[P["name"]]) for row in response.context["live_view"]["pods"]}
 
 
 @uses_redis

@@ -1,9 +1,10 @@
-// The chart pages' hook into the live client: a callback per collection cycle, or per whole view.
-// (Wired to frontend/src/lib/live.js's subscribers when that client lands.)
-export function onCycle(callback) {
-  document.addEventListener("kubemon:cycle", () => callback());
-}
+// The chart pages' start of the live client: the view the page embedded (json_script "live-view")
+// handed to connectLive (frontend/src/lib/live.js), whose store calls the page's subscribers once
+// per collection cycle.
+import { connectLive } from "./live.js";
 
-export function onView(callback) {
-  document.addEventListener("kubemon:view", (event) => callback(event.detail));
+export function startLive(elementId = "live-view") {
+  const element = document.getElementById(elementId);
+  const initial = element ? JSON.parse(element.textContent) : null;
+  return connectLive(initial && initial.seq ? initial : null);
 }

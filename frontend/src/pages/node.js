@@ -1,6 +1,7 @@
 // The node page (web/templates/web/node.html): charts from /web/data/nodes/<name>/series, redrawn
 // after each collection cycle when the range ends now (1 h, 6 h).
-import { drawChart, formatValue } from "../lib/charts.js";
+import { drawChart, formatBytes, formatValue } from "../lib/charts.js";
+import { startLive } from "../lib/chartlive.js";
 
 const page = JSON.parse(document.getElementById("node-page").textContent);
 const status = document.getElementById("chart-status");
@@ -92,7 +93,46 @@ function initRangeForm() {
 initRangeForm();
 load();
 
-// Live: the last hour (and 6 h) follow each collection cycle.
-if (page.live) {
-  import("../lib/chartlive.js").then(({ onCycle }) => onCycle(() => load())).catch(() => {});
+// The pods table follows the live view; rows that changed this cycle are highlighted a moment.
+function cell(text, className) {
+  const td = document.createElement("td");
+  if (className) td.className = className;
+  td.textContent = text;
+  return td;
 }
+
+function renderPods(store, change) {
+  const body = document.querySelector("#node-pods tbody");
+  if (!body) return;
+  const col = Object.fromEntries(store.podColumns.map((name, index) => [name, index]));
+  const rows = Array.from(store.pods.values()).filter((row) => row[col.node] === page.node);
+  rows.sort((a, b) => (a[col.namespace] + "/" + a[col.name]).localeCompare(b[col.namespace] + "/" + b[col.name]));
+  const fresh = new Set([...(change?.added || []), ...(change?.changed || [])]);
+  body.replaceChildren(...rows.map((row) => {
+    const tr = document.createElement("tr");
+    tr.className = `row-${row[col.state]}${fresh.has(row[col.id]) ? " row-changed" : ""}`;
+    const ns = document.createElement("td");
+    const link = document.createElement("a");
+    link.href = `/?namespace=${encodeURIComponent(row[col.namespace])}`;
+    link.textContent = row[col.namespace];
+    ns.append(link);
+    const status = document.createElement("td");
+    const badge = document.createElement("span");
+    badge.className = `state state-${row[col.state]}`;
+    badge.textContent = row[col.status];
+    status.append(badge);
+    tr.append(ns, cell(row[col.name], "mono"), status, cell(`${row[col.ready]}/${row[col.containers]}`, "num"),
+      cell(String(row[col.restarts]), "num"), cell(row[col.cpu] == null ? "—" : String(Math.round(row[col.cpu])), "num"),
+      cell(row[col.memory] == null ? "—" : formatBytes(row[col.memory]), "num"), cell(String(row[col.gpus] || 0), "num"));
+    return tr;
+  }));
+  const count = document.getElementById("pods-count");
+  if (count) count.textContent = `(${rows.length})`;
+}
+
+const store = startLive();
+store.subscribe((current, change) => {
+  renderPods(current, change);
+  // The last hour (and 6 h) follow each collection cycle: new points at the right edge.
+  if (page.live) load();
+});

@@ -5,7 +5,7 @@ import { SunburstChart } from "echarts/charts";
 import { TooltipComponent } from "echarts/components";
 import { CanvasRenderer } from "echarts/renderers";
 import { formatValue } from "../lib/charts.js";
-import { onView } from "../lib/chartlive.js";
+import { startLive } from "../lib/chartlive.js";
 
 echarts.use([SunburstChart, TooltipComponent, CanvasRenderer]);
 
@@ -119,11 +119,12 @@ function stamp(time, count) {
   status.textContent = `${count} pods, as of ${at} UTC.`;
 }
 
-draw(page.pods, page.columns);
-if (page.time) stamp(page.time, page.pods.length);
-
-// Each cycle's view (the live client keeps it whole from snapshots and deltas).
-onView((view) => {
-  draw(view.pods, view.pod_columns || page.columns);
-  stamp(view.time, view.pods.length);
-});
+// The live client keeps the view whole from the cycles' snapshots and deltas; each cycle redraws.
+const store = startLive();
+function redraw() {
+  const rows = Array.from(store.pods.values());
+  draw(rows, store.podColumns);
+  if (store.seq) stamp(store.time, rows.filter((row) => !excluded.has(row[1])).length);
+}
+redraw();
+store.subscribe(redraw);
