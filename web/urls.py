@@ -1,12 +1,10 @@
 from django.urls import path
-from django.views.generic import RedirectView
 
-from web import accounts, accounts_demo, nodes, shares, stats, status, tenant_switch
+from web import accounts, accounts_demo, nodes, overview, shares, stats, status, tenant_switch
 
 app_name = "web"
 urlpatterns = [
-    # The overview (H2) replaces this line; until it lands, / shows the status page.
-    path("", RedirectView.as_view(url="/web/status/"), name="overview"),
+    path("", overview.overview, name="overview"),  # the live overview (web/overview.py)
     path("web/status/", status.status, name="status"),
     # --- accounts (web/accounts.py) and the tenant switcher; the legacy paths keep working ---
     path("web/login/", accounts.LoginView.as_view(), name="login"),
