@@ -4,14 +4,14 @@ A window "up to now" ends in hours the rollup has not settled; reading them raw 
 sample since they began. Where the running sums of such an hour are whole, and the window covers
 every sample they hold, the hour is answered from them instead, column for column as from a
 rollup point; every other part stays a raw read. Only the container measurement has running
-sums, and only totals per namespace use them.
+sums, kept per namespace and per pod: totals per namespace and per pod use them.
 """
 
 import re
 
 from django.conf import settings
 
-from kubemon.openhour import open_hour
+from kubemon.openhour import COLUMNS, open_hour
 from kubemon.redis import get_redis
 from kubemon.timeseries.hours import HOUR, ceil_hour
 from kubemon.timeseries.schema import CONTAINER, RAW_POLICY
@@ -19,7 +19,7 @@ from metrics.results import Partial
 from metrics.window import Window
 
 OPEN_POLICY = "open"
-LEVELS = {("namespace",): "namespaces"}
+LEVELS = {("namespace",): "namespaces", ("namespace", "pod_name"): "pods"}
 _COLUMN = re.compile(r'(sum|max)\("([^"]+)"\)')
 
 
@@ -71,15 +71,16 @@ def add_partials(metric, docs, group_tags, selection, partials):
     from a rollup point."""
     if not docs:
         return
-    columns = [(alias, function, field) for alias, expr in metric.strategy.columns(metric, True)
-               for function, field in [_COLUMN.fullmatch(expr).groups()]]
+    index = {column: i for i, column in enumerate(COLUMNS)}
+    columns = [(alias, index.get(field)) for alias, expr in metric.strategy.columns(metric, True)
+               for _, field in [_COLUMN.fullmatch(expr).groups()]]
     level = LEVELS[tuple(group_tags)]
     for doc in docs.values():
         for group, sums in doc[level].items():
-            key = (group,)
-            if not _allows(selection, group):
+            key = tuple(group.split("/", 1)) if level == "pods" else (group,)
+            if not _allows(selection, key[0]):
                 continue
-            row = {alias: sums.get(field) for alias, _, field in columns}
+            row = {alias: None if at is None else sums[at] for alias, at in columns}
             if any(value is not None for value in row.values()):
                 partials.setdefault(key, Partial()).add(row)
 

@@ -4,9 +4,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
+import orjson
 import pytest
 
 from billing.access import AccessScope
+from kubemon import keys
 from kubemon.openhour import OpenHourSums, break_open_hours
 from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
@@ -81,6 +83,25 @@ class OpenHourTests(BaseTestCase):
         opened, docs = openedge.open_pieces(METRICS["cpu/usage_rate"], pieces, ("namespace",))
         self.assertEqual([policy for policy, _ in opened], [openedge.OPEN_POLICY] * 2)
         self.assertEqual(len(docs), 2)
+
+    def test_totals_per_pod_read_the_open_hours_from_the_running_sums_too(self):
+        window = self.windows[1]
+        pieces = plan(METRICS["memory/working_set"], window, get_store(), group_tags=("namespace", "pod_name"))
+        opened, _ = openedge.open_pieces(METRICS["memory/working_set"], pieces, ("namespace", "pod_name"))
+        self.assertEqual([policy for policy, _ in opened], [openedge.OPEN_POLICY] * 2)
+        fast = aggregate(METRICS["memory/working_set"], window, ("namespace", "pod_name"), Selection.one("alpha-dev"))
+        self.assertEqual(set(fast), {("alpha-dev", "web-1")})
+
+    def test_sums_kept_by_another_version_are_not_used(self):
+        for hour in {p.timestamp // 3600 * 3600 for p in self.points}:
+            key = f"{keys.OPEN_HOUR}{hour}"
+            doc = orjson.loads(self.redis.get(key))
+            doc["columns"] = doc["columns"][:-1]
+            self.redis.set(key, orjson.dumps(doc))
+        pieces, docs = openedge.open_pieces(METRICS["cpu/usage_rate"], [(RAW_POLICY, self.windows[1])],
+                                            ("namespace",))
+        self.assertEqual(docs, {})
+        self.assert_same_as_raw(["cpu/usage_rate"])
 
     def test_every_container_rollup_metric_gives_the_raw_numbers(self):
         self.assert_same_as_raw()
