@@ -34,6 +34,12 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 echo "CHROMIUM=/usr/bin/chromium" >> "$env_file"
 
+# pdftoppm (Debian's poppler-utils) turns statement PDFs into PNGs in the export tests.
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  echo "installing poppler-utils (pdftoppm) for the statement PDF tests..."
+  apt_install poppler-utils
+fi
+
 redis_url=${REDIS_URL:-redis://127.0.0.1:6379/0}
 redis_host_port=${redis_url#redis://}; redis_host_port=${redis_host_port%%/*}
 redis_port=${redis_host_port##*:}
