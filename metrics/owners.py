@@ -1,0 +1,67 @@
+"""Which controller runs each pod: the ``controller`` and ``controllerKind`` of the allocation API.
+
+The inventory cycle writes each pod's controlling owner reference (``ownerReferences`` with
+``controller: true``, else the first one) into the ``kubernetes_pod`` measurement's
+``owner_kind`` and ``owner_name`` fields, in raw data only. So:
+
+- a pod's controller is known while its raw ``kubernetes_pod`` points are kept
+  (``INFLUXDB_RAW_RETENTION``, 30 days by default); older pods, and pods the inventory never saw
+  (it runs every 30 s: a pod that lived less may be missed), have none and are grouped as
+  ``__unallocated__``, as OpenCost groups pods without a controller;
+- a ReplicaSet owner is reported as its Deployment, derived from the name: Kubernetes names a
+  Deployment's ReplicaSets ``<deployment>-<pod-template-hash>``. A ReplicaSet whose name has no
+  such suffix stays a ``replicaset``. A CronJob's pods are reported under their Job, as OpenCost
+  does; a static pod (owned by its Node) has no controller.
+
+Kinds are lower case, as OpenCost reports them (``deployment``, ``statefulset``, ``daemonset``,
+``job``).
+"""
+
+import re
+
+from kubemon.timeseries import get_store
+from kubemon.timeseries.schema import POD, RAW_POLICY, field_identifier, source_identifier, tag_identifier
+from metrics.window import to_ns
+
+# pod-template-hash: a hash of the pod template printed with Kubernetes' "safe" alphabet
+# (no vowels, no 0, 1 or 3), 1 to 10 characters.
+_TEMPLATE_HASH_RE = re.compile(r"^(?P<name>.+)-(?P<hash>[bcdfghjklmnpqrstvwxz2456789]{1,10})$")
+
+
+def controller_of(owner_kind, owner_name):
+    """``(controllerKind, controller)`` from a pod's owner reference; ``("", "")`` for none."""
+    if not owner_kind or not owner_name or owner_kind == "Node":
+        return "", ""
+    if owner_kind == "ReplicaSet":
+        match = _TEMPLATE_HASH_RE.match(owner_name)
+        if match:
+            return "deployment", match.group("name")
+        return "replicaset", owner_name
+    return owner_kind.lower(), owner_name
+
+
+def pod_controllers(window, selection, store=None):
+    """``{(namespace, pod): (controllerKind, controller)}`` of the pods seen in ``window``.
+
+    One statement: each pod's newest inventory point in the window (``ORDER BY time DESC
+    LIMIT 1`` per group, which InfluxDB answers from the end of each series without scanning
+    the window). Pods without an owner are left out.
+    """
+    if selection.empty:
+        return {}
+    store = store or get_store()
+    params = {"b": to_ns(window.begin), "e": to_ns(window.end)}
+    where = f"{selection.where(POD, params)} AND time >= $b AND time < $e"
+    groups = f"{tag_identifier(POD, 'namespace')}, {tag_identifier(POD, 'pod_name')}"
+    statement = (
+        f"SELECT {field_identifier(POD, 'owner_kind')}, {field_identifier(POD, 'owner_name')} "  # noqa: S608  (whitelisted identifiers; values are $params)
+        f"FROM {source_identifier(POD, RAW_POLICY)} WHERE {where} GROUP BY {groups} ORDER BY time DESC LIMIT 1"
+    )
+    found = {}
+    for series in store.query(statement, params=params, epoch="s"):
+        tags = series.get("tags") or {}
+        row = dict(zip(series["columns"], series["values"][0], strict=True))
+        kind, name = controller_of(row.get("owner_kind") or "", row.get("owner_name") or "")
+        if kind:
+            found[(tags.get("namespace", ""), tags.get("pod_name", ""))] = (kind, name)
+    return found
