@@ -106,6 +106,8 @@ def node_inventory(nodes, pods, timestamp):
             "allocatable_memory": fields["allocatable_memory_bytes"],
             "allocatable_gpu": fields["allocatable_gpu"],
             "unschedulable": fields["unschedulable"],
+            # Billing prices by node label (node pool, hardware generation) and reports idle per pool.
+            "labels": dict((node.get("metadata") or {}).get("labels") or {}),
         }
     return points, summary
 

@@ -192,8 +192,11 @@ SUMMED_FIELDS = {
                 "unobserved_seconds"),
 }
 # Cumulative counters keep their hourly maximum (``<F>_max``) so rates and totals survive the rollup.
+# A node's allocatable resources keep theirs too: billing's idle capacity is allocatable x the
+# node's observed time (``metrics.allocation.node_capacity``), for months past the raw retention.
 MAX_FIELDS = {
     NETWORK: ("rx_bytes", "rx_errors", "tx_bytes", "tx_errors"),
+    NODE: ("allocatable_millicpu_cores", "allocatable_memory_bytes", "allocatable_gpu"),
 }
 ROLLUP_SUFFIXES = ("_integral", "_sum", "_max", "_samples")
 
