@@ -1,0 +1,1 @@
+"""The node-light agent (fanhost/nodelight/agent.py)."""
