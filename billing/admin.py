@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from billing.models import ApiCredential, Membership, NamespaceOwnership, Tenant
+from billing.models import ApiCredential, Membership, NamespaceOwnership, PriceList, PriceListVersion, Tenant
 
 
 class OwnershipInline(admin.TabularInline):
@@ -55,3 +55,35 @@ class ApiCredentialAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"{count} credential(s) revoked.", messages.SUCCESS)
+
+
+class VersionInline(admin.TabularInline):
+    """A list's history: every version a save recorded, read-only (statements point at them)."""
+
+    model = PriceListVersion
+    extra = 0
+    can_delete = False
+    readonly_fields = ["number", "created", "created_by", "content"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PriceList)
+class PriceListAdmin(admin.ModelAdmin):
+    """Staff edit price lists here; each save that changes a rate or a date records a new version."""
+
+    list_display = ["name", "tenant", "currency", "effective_start", "effective_end", "allocation_basis",
+                    "cpu_core_hour", "memory_gib_hour", "gpu_hour", "version"]
+    list_filter = ["tenant", "currency"]
+    search_fields = ["name", "tenant__slug"]
+    readonly_fields = ["version", "created"]
+    inlines = [VersionInline]
+
+    def save_model(self, request, obj, form, change):
+        obj.save()
+        version = obj.versions.filter(number=obj.version, created_by__isnull=True).first()
+        if version is not None and version.created > timezone.now() - timezone.timedelta(minutes=1):
+            # Who made the version: set once, on the row just created (versions are otherwise frozen).
+            PriceListVersion.objects.filter(pk=version.pk).update(created_by=request.user)

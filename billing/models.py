@@ -178,3 +178,8 @@ class ApiCredential(models.Model):
         )
         self.last_used = now
         return bool(updated)
+
+
+# Price lists and statements live in their own modules (one job each); importing them here
+# registers them with the app, as Django expects of ``billing.models``.
+from billing.pricelists import PriceList, PriceListVersion  # noqa: E402, F401

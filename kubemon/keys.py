@@ -43,6 +43,10 @@ POD_TIER_SPAN = PREFIX + "tiers:pod-days"  # "since until" epoch s: the pod tier
 POD_TIER_FILLED = PREFIX + "tiers:pod-filled"  # the "since" at which no older hourly rollup was left
 AUTH_FAILURES = PREFIX + "authfail:"  # + scope: failed-authentication counters
 
+# --- the fan (fan/) ---
+FAN_STATE = PREFIX + "fan:state"  # the fan's mode, override, last switch, recent temperatures and host health (JSON)
+FAN_LOCK = PREFIX + "fan:lock"  # the lock that keeps two fan ticks from deciding at once
+
 # --- the portal (web/) ---
 WEB_LOGIN_FAILURES = PREFIX + "web:loginfail:"  # + "ua:"/"a:" + digest: failed portal logins in the window
 WEB_DEMO_LOGIN = PREFIX + "web:demo-login:"  # + token id: SHA-256 of a one-time demo login token and its user (JSON)
