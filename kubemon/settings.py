@@ -293,6 +293,26 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- The fan (fan/, docs/fan.md): the portal's side of the fan host on the Raspberry Pi ---
+FAN_SERVER_URL = env_str("FAN_SERVER_URL", "").rstrip("/")  # the fan host; empty: no fan ("Disabled Fan service")
+FAN_TOKEN = env_str("FAN_TOKEN", "")  # the host's bearer token (FAN_TOKEN_FILE for a mounted secret)
+FAN_MAXTEMP = env_float("FAN_MAXTEMP", None)  # °C: auto mode on at this, off at FAN_OFF_RATIO of it; unset: no auto
+FAN_OFF_RATIO = env_float("FAN_OFF_RATIO", 0.9)
+FAN_DWELL_SECONDS = env_float("FAN_DWELL_SECONDS", 120.0)  # no second switch sooner than this (against flapping)
+FAN_STALE_SECONDS = env_float("FAN_STALE_SECONDS", 60.0)  # an older temperature counts as hot (fail-safe)
+FAN_EXCLUDE_NODES = env_str("FAN_EXCLUDE_NODES", "node-role.kubernetes.io/control-plane")  # a label selector
+FAN_PROPORTIONAL = env_bool("FAN_PROPORTIONAL", False)  # speed from FAN_MIN_SPEED at the off threshold to 1 at max
+FAN_MIN_SPEED = env_float("FAN_MIN_SPEED", 0.3)
+FAN_OVERRIDE_SECONDS = env_float("FAN_OVERRIDE_SECONDS", 1800.0)  # a manual on/off lasts this long, then auto
+FAN_TICK_SECONDS = env_float("FAN_TICK_SECONDS", 5.0)  # the beat task's period (also the host's heartbeat)
+FAN_INEFFICIENT_SECONDS = env_float("FAN_INEFFICIENT_SECONDS", 180.0)  # running this long while the hottest...
+FAN_INEFFICIENT_RISE = env_float("FAN_INEFFICIENT_RISE", 1.0)  # ...still rose this many °C: an alert
+FAN_TIMEOUT = env_float("FAN_TIMEOUT", 2.0)  # seconds per request to the fan host
+FAN_OPERATOR_GROUP = env_str("FAN_OPERATOR_GROUP", "fan-operator")  # besides staff, who may read and switch the fan
+FAN_NAME = env_str("FAN_NAME", "tower")  # the `fan` tag of the InfluxDB history
+if FAN_SERVER_URL and FAN_TICK_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["fan-tick"] = _every("fan.tasks.fan_tick", FAN_TICK_SECONDS)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
