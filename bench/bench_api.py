@@ -141,8 +141,9 @@ def save_running_sums(points, slot):
 
 
 def build_namespace_tier(first_hour, now):
-    """What the rollup task does: the namespace tier from the hourly rollup, and its marker."""
+    """What the rollup task does: the namespace and pod tiers from the hourly rollup, and their markers."""
     from collectors.rollup import roll_namespaces
+    from collectors.tiers import fill_pod_tier
     from kubemon.redis import get_redis
     from kubemon.timeseries.tiers import set_namespace_tier_since
 
@@ -154,6 +155,10 @@ def build_namespace_tier(first_hour, now):
         written += roll_namespaces(day, min(day + timedelta(days=2), end))
         day += timedelta(days=2)
     set_namespace_tier_since(get_redis(), begin)
+    # The pod tier's filling, run after run until it reaches the oldest hourly data.
+    for _ in range(100):
+        if fill_pod_tier(get_redis(), now, days=60)[0] <= begin:
+            break
     return written, time.perf_counter() - started
 
 
@@ -244,7 +249,7 @@ def main():
         hourly, raw, seconds, first_hour = fill(store, args.pods, args.days, args.namespaces, now, args.legacy_hours)
         print(f"wrote {hourly:,} hourly and {raw:,} raw points in {seconds:.1f} s")
         tier, seconds = build_namespace_tier(first_hour, now)
-        print(f"namespace tier: {tier:,} points from the hourly rollup in {seconds:.1f} s")
+        print(f"namespace tier: {tier:,} points from the hourly rollup in {seconds:.1f} s (and the pod tier)")
 
         _, secret = ApiCredential.generate("bench-global")
         global_headers = {"HTTP_X_USERNAME": "bench-global", "HTTP_X_PASSWORD": secret}
