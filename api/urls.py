@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import views
+from api import allocation, views
 
 
 class AnyPathConverter:
@@ -21,6 +21,9 @@ register_converter(AnyPathConverter, "anypath")
 app_name = "api"
 urlpatterns = [
     path("metrics", views.MetricCatalogueView.as_view(), name="metric-catalogue"),
+    # OpenCost's routes (its /allocation/compute takes the same parameters).
+    path("allocation", allocation.AllocationView.as_view(), name="allocation"),
+    path("allocation/compute", allocation.AllocationView.as_view()),
     path("metrics/", views.MetricCatalogueAliasView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL, not inline: the CSP forbids inline scripts.

@@ -253,6 +253,8 @@ API_USERNAME = env_str("API_USERNAME", "")
 API_PASSWORD = env_str("API_PASSWORD", "")
 TEMPERATURE_PUSH_TOKEN = env_str("TEMPERATURE_PUSH_TOKEN", "")
 
+# The cluster's name in the allocation API's rows (properties.cluster, aggregate=cluster); OpenCost's default.
+CLUSTER_NAME = env_str("CLUSTER_NAME", "cluster-one")
 # Raw rows per request at most; larger limits are capped, not refused (docs/api.md).
 API_MAX_LIMIT = env_int("API_MAX_LIMIT", 10000)
 # The legacy API answered a wrong method with 400 "Bad request"; kubemon says 405 unless this is on.

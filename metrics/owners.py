@@ -40,19 +40,19 @@ def controller_of(owner_kind, owner_name):
     return owner_kind.lower(), owner_name
 
 
-def pod_controllers(window, selection, store=None):
-    """``{(namespace, pod): (controllerKind, controller)}`` of the pods seen in ``window``.
+def pod_index(window, selection, store=None):
+    """``{(namespace, pod): {"node", "controllerKind", "controller"}}`` of the pods seen in ``window``.
 
     One statement: each pod's newest inventory point in the window (``ORDER BY time DESC
-    LIMIT 1`` per group, which InfluxDB answers from the end of each series without scanning
-    the window). Pods without an owner are left out.
+    LIMIT 1`` per series, which InfluxDB answers from the end of each series without scanning
+    the window). A pod without an owner gets empty controller values.
     """
     if selection.empty:
         return {}
     store = store or get_store()
     params = {"b": to_ns(window.begin), "e": to_ns(window.end)}
     where = f"{selection.where(POD, params)} AND time >= $b AND time < $e"
-    groups = f"{tag_identifier(POD, 'namespace')}, {tag_identifier(POD, 'pod_name')}"
+    groups = ", ".join(tag_identifier(POD, tag) for tag in ("namespace", "pod_name", "node_name"))
     statement = (
         f"SELECT {field_identifier(POD, 'owner_kind')}, {field_identifier(POD, 'owner_name')} "  # noqa: S608  (whitelisted identifiers; values are $params)
         f"FROM {source_identifier(POD, RAW_POLICY)} WHERE {where} GROUP BY {groups} ORDER BY time DESC LIMIT 1"
@@ -62,6 +62,12 @@ def pod_controllers(window, selection, store=None):
         tags = series.get("tags") or {}
         row = dict(zip(series["columns"], series["values"][0], strict=True))
         kind, name = controller_of(row.get("owner_kind") or "", row.get("owner_name") or "")
-        if kind:
-            found[(tags.get("namespace", ""), tags.get("pod_name", ""))] = (kind, name)
+        key = (tags.get("namespace", ""), tags.get("pod_name", ""))
+        latest = row.get("time") or 0
+        # A pod that was pending (no node) and then scheduled has two series: keep the newest.
+        if key in found and found[key]["_time"] >= latest:
+            continue
+        found[key] = {"node": tags.get("node_name", ""), "controllerKind": kind, "controller": name, "_time": latest}
+    for entry in found.values():
+        del entry["_time"]
     return found
