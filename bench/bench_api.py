@@ -14,7 +14,7 @@ failed-attempt throttle's Redis read and the credential's database read.
 
 The database is a throw-away SQLite file unless ``DATABASE_URL`` is set, in which case a
 temporary database is created on that server (PostgreSQL in CI) and dropped at the end. Redis
-database 14 is used (flushed).
+database 14 (or `BENCH_REDIS_DB`) is used (flushed).
 """
 
 import argparse
@@ -27,6 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+from benchutil import bench_redis_url  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 CONTAINER = "kubernetes_pod_container"
@@ -34,7 +37,6 @@ INTERVAL = 15
 
 
 def configure(influx_url, workdir, days=30):
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "kubemon.settings",
         "SECRET_KEY": "kubemon-bench-only",
@@ -43,7 +45,7 @@ def configure(influx_url, workdir, days=30):
         "INFLUXDB_SPOOL": "none",
         # Raw samples of the window's first hour are --days old: keep them past the default retention.
         "INFLUXDB_RAW_RETENTION": f"{days + 10}d",
-        "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/14",
+        "REDIS_URL": bench_redis_url(),
         "LOG_LEVEL": "WARNING",
     })
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3")

@@ -4,7 +4,8 @@
 
 For each size: starts the simulated cluster (manual clock, 15 s steps) and a throw-away InfluxDB,
 runs one warm-up cycle, then ``--cycles`` measured cycles, each after advancing the clock by one
-step. Prints wall time per phase and the collector's peak RSS. Redis database 14 is used (flushed).
+step. Prints wall time per phase and the collector's peak RSS. Redis database 14 (or
+`BENCH_REDIS_DB`) is used (flushed).
 """
 
 import argparse
@@ -20,6 +21,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+
+from benchutil import bench_redis_url  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -93,7 +97,7 @@ def main():
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "kubemon.settings", "SECRET_KEY": "bench", "INFLUXDB_URL": influx.url,
         "INFLUXDB_DATABASE": "bench", "KUBECONFIG": kubeconfig,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14",
+        "REDIS_URL": bench_redis_url(),
         "DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3", "LOG_LEVEL": "ERROR",
     })
     import django

@@ -20,6 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+from benchutil import bench_redis_url  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 
 
@@ -46,7 +49,7 @@ def main():
                        "INFLUXDB_URL": influx.url, "INFLUXDB_DATABASE": "kubemon_bench", "INFLUXDB_SPOOL": "none",
                        "INFLUXDB_TIMEOUT": "120",  # the first rollup of the whole span is one long statement
                        "DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3", "LOG_LEVEL": "WARNING",
-                       "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14"})
+                       "REDIS_URL": bench_redis_url()})
     try:
         import django
 

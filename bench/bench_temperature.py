@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_temperature.py [--seconds 10] [--connections 32]
 
-Starts the ASGI server (one worker, no reload, DEBUG off) with Redis database 14, then loads it
+Starts the ASGI server (one worker, no reload, DEBUG off) with Redis database 14 (or `BENCH_REDIS_DB`), then loads it
 with ``wrk`` (Debian package ``wrk``) from 2 threads; every request is a valid push that is
 queued in Redis. Prints requests/s and latency, then checks that every accepted push was queued.
 """
@@ -20,6 +20,9 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+
+from benchutil import bench_redis_url  # noqa: E402
+
 TOKEN = "bench-token"
 
 
@@ -31,7 +34,7 @@ def main():
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14"
+    redis_url = bench_redis_url()
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     env = dict(os.environ, SECRET_KEY="bench", DEBUG="false", TEMPERATURE_PUSH_TOKEN=TOKEN, REDIS_URL=redis_url,
