@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("k8s/collect/", include("api.temperature_urls")),
+    path("k8s/fan/", include("fan.urls")),  # the legacy fan routes (fan/views.py)
     path("api/", include("api.urls")),
     path("api", include("api.alias_urls")),
     path("", include("web.urls")),
