@@ -32,6 +32,7 @@ def start_simulator(pods, nodes, kubeconfig, gpu_nodes):
     process = subprocess.Popen(
         [sys.executable, "-m", "simcluster", "--pods", str(pods), "--nodes", str(nodes),
          "--gpu-nodes", str(gpu_nodes), "--port", "0", "--kubeconfig", kubeconfig, "--manual-clock",
+         "--kubelet-ca", kubeconfig + ".kubelet-ca",
          "--start", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600)), "--quiet"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     for line in process.stdout:
@@ -87,6 +88,8 @@ def main():
     parser.add_argument("--cycles", type=int, default=4)
     parser.add_argument("--no-watch", action="store_true",
                         help="list every pod each cycle instead of following them with a watch")
+    parser.add_argument("--kubelet-access", choices=["direct", "proxy"], default="direct",
+                        help="read each kubelet (direct, TLS) or go through the API server's node proxy")
     args = parser.parse_args()
 
     from deploy.local.influxdb_server import InfluxServer
@@ -96,7 +99,7 @@ def main():
     kubeconfig = os.path.join(workdir, "kubeconfig")
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "kubemon.settings", "SECRET_KEY": "bench", "INFLUXDB_URL": influx.url,
-        "INFLUXDB_DATABASE": "bench", "KUBECONFIG": kubeconfig,
+        "INFLUXDB_DATABASE": "bench", "KUBECONFIG": kubeconfig, "KUBELET_CA_FILE": kubeconfig + ".kubelet-ca",
         "REDIS_URL": bench_redis_url(),
         "DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3", "LOG_LEVEL": "ERROR",
     })
@@ -109,6 +112,7 @@ def main():
     call_command("migrate", verbosity=0)
     from collectors.cycles import run_usage_cycle
     from collectors.kube import KubeClient
+    from collectors.kubelet import KubeletAccess
     from collectors.podwatch import PodWatch
     from kubemon.redis import get_redis
     from kubemon.timeseries import get_store
@@ -122,7 +126,8 @@ def main():
             redis.flushdb()
             simulator, url = start_simulator(pods, args.nodes, kubeconfig, args.gpu_nodes)
             try:
-                kube = KubeClient.from_config(kubeconfig, timeout=30)
+                kube = KubeClient.from_config(kubeconfig, timeout=30, kubelet=KubeletAccess(
+                    args.kubelet_access, ca_file=kubeconfig + ".kubelet-ca"))
                 watch = None if args.no_watch else PodWatch(kube).start()
                 run_usage_cycle(kube=kube, store=store, redis=redis, pod_watch=watch)  # warm-up
                 reports, cpu = [], []

@@ -15,6 +15,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from collectors.kubeerrors import KubeAccessDenied, KubeConfigError, KubeError, KubeNotFound, KubeUnavailable
+from collectors.kubelet import DirectKubelets, KubeletAccess
 from collectors.kubetypes import WatchFailed, decode_pod_list, decode_watch_event
 from collectors.podwatch import PodWatch
 
@@ -62,18 +63,24 @@ def _at_most_every(hook, seconds):
 
 
 class KubeClient:
-    def __init__(self, api_client, timeout=10.0):
+    def __init__(self, api_client, timeout=10.0, kubelet=None):
+        """``kubelet``: a ``KubeletAccess`` saying how summaries are read (the node proxy by default)."""
         self.api_client = api_client
         self.timeout = timeout
+        self.kubelet = kubelet or KubeletAccess()
+        self.kubelets = None
+        if self.kubelet.mode == "direct":
+            self.kubelets = DirectKubelets(api_client.configuration, self.kubelet, timeout)
 
     @classmethod
     def from_settings(cls):
         from django.conf import settings
 
-        return cls.from_config(settings.KUBECONFIG, settings.KUBERNETES_IN_CLUSTER, settings.KUBERNETES_TIMEOUT)
+        return cls.from_config(settings.KUBECONFIG, settings.KUBERNETES_IN_CLUSTER, settings.KUBERNETES_TIMEOUT,
+                               kubelet=KubeletAccess.from_settings())
 
     @classmethod
-    def from_config(cls, kubeconfig="", in_cluster=False, timeout=10.0, pool_size=16):
+    def from_config(cls, kubeconfig="", in_cluster=False, timeout=10.0, pool_size=16, kubelet=None):
         configuration = k8s_client.Configuration()
         try:
             if in_cluster:
@@ -88,7 +95,7 @@ class KubeClient:
         # Fail fast: a cycle that cannot reach the API is retried by the next cycle, not here.
         configuration.retries = False
         configuration.connection_pool_maxsize = pool_size
-        return cls(k8s_client.ApiClient(configuration), timeout=timeout)
+        return cls(k8s_client.ApiClient(configuration), timeout=timeout, kubelet=kubelet)
 
     @property
     def server(self):
@@ -199,13 +206,23 @@ class KubeClient:
             response.response.release_conn()
 
     def list_nodes(self):
-        return self.list_all("/api/v1/nodes")
+        nodes = self.list_all("/api/v1/nodes")
+        if self.kubelets is not None:
+            # where each kubelet listens: the usage cycle lists the nodes, then reads their summaries
+            self.kubelets.remember(nodes)
+        return nodes
 
     def list_namespaces(self):
         return self.list_all("/api/v1/namespaces")
 
     def node_summary_raw(self, node_name):
-        """The kubelet's stats summary, undecoded: the usage cycle decodes it in its own thread."""
+        """The kubelet's stats summary, undecoded: the usage cycle decodes it in its own thread.
+
+        Read from the kubelet itself (``nodes/stats``) or through the API server's node proxy
+        (``nodes/proxy``), as ``KUBELET_ACCESS`` says (collectors/kubelet.py).
+        """
+        if self.kubelets is not None:
+            return self.kubelets.summary_raw(node_name, lambda name: self.get_json(f"/api/v1/nodes/{name}"))
         return self.get_raw(f"/api/v1/nodes/{node_name}/proxy/stats/summary")
 
     def pod_metrics(self):

@@ -19,3 +19,7 @@ class KubeAccessDenied(KubeError):
 
 class KubeNotFound(KubeError):
     pass
+
+
+class KubeTLSError(KubeError):
+    """A kubelet's certificate did not verify against the configured CA (``KUBELET_CA_FILE``)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from collectors.kubeerrors import KubeAccessDenied, KubeError
+from collectors.kubeerrors import KubeAccessDenied, KubeError, KubeTLSError
 from collectors.podspec import ContainerSpec
 from collectors.quantity import QuantityError, cpu_nanocores, to_bytes
 from collectors.sampling import Sample
@@ -400,7 +400,7 @@ def node_usage_point(node, sampling):
 
 
 def metrics_api_points(pod_metrics, pods, sampling, result):
-    """The fallback when the node proxy is forbidden: metrics.k8s.io has rates, no counters."""
+    """The fallback when the summaries are refused: metrics.k8s.io has rates, no counters."""
     for item in pod_metrics:
         try:
             metadata = item["metadata"]
@@ -493,7 +493,7 @@ def collect_pod_usage(kube, sampling, pods, node_names, workers=16, sink=None):
         if isinstance(summary, Exception):
             log.warning("no summary from node %s: %s", node_name, summary)
             failed += 1
-            denied += isinstance(summary, KubeAccessDenied)
+            denied += isinstance(summary, (KubeAccessDenied, KubeTLSError))
             continue
         parse_started = time.perf_counter()
         summary_points(summary, pods, sampling, result, by_node.get(node_name))
@@ -504,7 +504,8 @@ def collect_pod_usage(kube, sampling, pods, node_names, workers=16, sink=None):
     result.timings["fetch_summaries"] = time.perf_counter() - started - parse_seconds
     result.timings["parse"] = parse_seconds - result.timings.get("serialize", 0.0)
     if node_names and denied == len(node_names):
-        log.warning("the node proxy is forbidden on every node; falling back to metrics.k8s.io")
+        log.warning("every kubelet summary was refused (%s); falling back to metrics.k8s.io",
+                    "nodes/stats or the kubelets' certificates" if getattr(kube, "kubelets", None) else "nodes/proxy")
         result = UsageResult(source="metrics.k8s.io")
         started = time.perf_counter()
         items = kube.pod_metrics()

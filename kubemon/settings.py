@@ -174,6 +174,13 @@ KUBERNETES_IN_CLUSTER = env_bool("KUBERNETES_IN_CLUSTER", False)
 KUBERNETES_TIMEOUT = env_float("KUBERNETES_TIMEOUT", 10.0)
 # Keep pods current with a watch instead of listing them every cycle (collectors/podwatch.py).
 KUBERNETES_POD_WATCH = env_bool("KUBERNETES_POD_WATCH", True)
+# Kubelet summaries: read from each kubelet ("direct", needs only nodes/stats) or through the API
+# server's node proxy ("proxy", needs nodes/proxy, which also allows exec): collectors/kubelet.py.
+KUBELET_ACCESS = env_str("KUBELET_ACCESS", "direct")
+KUBELET_PREFERRED_ADDRESS_TYPES = env_list(
+    "KUBELET_PREFERRED_ADDRESS_TYPES", ["InternalIP", "InternalDNS", "Hostname", "ExternalIP", "ExternalDNS"])
+KUBELET_CA_FILE = env_str("KUBELET_CA_FILE", "")  # empty: the API server's CA
+KUBELET_INSECURE_TLS = env_bool("KUBELET_INSECURE_TLS", False)
 GPU_EXPORTER_URLS = env_list("GPU_EXPORTER_URLS", [])
 
 # --- Collection schedule (seconds); each entry overridable from the environment ---

@@ -14,12 +14,14 @@ from . import kubeconfig
 from .agents import FanWatcher, TemperaturePusher
 from .cluster import Cluster
 from .config import ConfigError, Options, add_arguments, options_from_namespace
+from .kubelets import KubeletFleet
 from .server import SimServer, Ticker
 from .timeutil import fmt_time
 
 DESCRIPTION = (
     "A simulated Kubernetes cluster on 127.0.0.1: the API (pods, nodes, namespaces, watch, "
-    "metrics.k8s.io, the kubelet summary through the node proxy), DCGM/Jetson GPU exporter pages, "
+    "metrics.k8s.io, the kubelet summary through the node proxy), each node's kubelet over TLS on "
+    "its own port, DCGM/Jetson GPU exporter pages, "
     "temperature agents, and /sim/truth with the exact resource usage."
 )
 
@@ -40,6 +42,11 @@ class Running:
     @property
     def port(self) -> int:
         return self.server.port
+
+    @property
+    def kubelet_ca(self) -> str:
+        """The file of the CA that signs every simulated kubelet's certificate."""
+        return self.sim.kubelets.ca_cert
 
     def stop(self) -> None:
         with self.sim.lock:
@@ -63,8 +70,13 @@ def start(opts: Options) -> Running:
             fan.refresh()
             fan.start()
             extras.append(fan)
-        sim = Cluster(opts, server.url, fan)
+        kubelets = KubeletFleet(quiet=opts.quiet)
+        extras.append(kubelets)
+        sim = Cluster(opts, server.url, fan, kubelets)
         server.sim = sim
+        kubelets.start(sim)
+        if opts.kubelet_ca:  # before the kubeconfig, whose appearance tells a parent we are ready
+            kubeconfig.write_file(opts.kubelet_ca, kubelets.tls.ca.ca_pem())
         if opts.kubeconfig:
             kubeconfig.write(opts.kubeconfig, server.url)
     except BaseException:
@@ -112,6 +124,7 @@ def run(opts: Options) -> int:
         + ("manual" if opts.manual_clock else f"speed {opts.speed:g}x")
         + f", step {opts.step}s"
         + (f"; kubeconfig {opts.kubeconfig}" if opts.kubeconfig else "")
+        + (f"; kubelet CA {opts.kubelet_ca}" if opts.kubelet_ca else "")
         + "\n"
     )
     done = threading.Event()

@@ -31,7 +31,7 @@ EVENTS_KEPT = 10_000  # watch history (~35 MB at 10,000 pods); older resourceVer
 SNAPSHOT_SECONDS = 300.0  # continue tokens live 5 real minutes (etcd's default compaction interval)
 SNAPSHOTS_KEPT = 16
 FAIL_TARGETS = ("api", "metrics", "kubelet", "gpu", "node-exporter")
-FORBID_TARGETS = ("api", "proxy")
+FORBID_TARGETS = ("api", "proxy", "stats")
 EXPIRED_CONTINUE = (  # the API server's own words
     "The provided continue parameter is too old to display a consistent list result. You can start a "
     "new list without the continue parameter, or use the continue token in this response to retrieve "
@@ -71,8 +71,9 @@ class Clock:
 
 
 class Cluster(LifecycleMixin, UsageMixin):
-    def __init__(self, opts: Options, base_url: str, fan=None):
+    def __init__(self, opts: Options, base_url: str, fan=None, kubelets=None):
         self.opts = opts
+        self.kubelets = kubelets  # kubelets.KubeletFleet: a port of its own for each node's kubelet
         self.base_url = base_url
         self.fan = fan
         self.S = opts.step
@@ -100,7 +101,8 @@ class Cluster(LifecycleMixin, UsageMixin):
         self.events_floor = 0
         self.snapshots: OrderedDict = OrderedDict()
         self.failed: set[str] = set()
-        # RBAC refusals (403) to simulate a service account without a permission: "api", "proxy".
+        # RBAC refusals (403) to simulate a service account without a permission: "api", "proxy" and,
+        # at the kubelets, "stats" (nodes/stats).
         self.forbidden: set[str] = set()
         self.building = True
         self.stopped = False
@@ -133,6 +135,8 @@ class Cluster(LifecycleMixin, UsageMixin):
             ns.rv = self.rv
             ns.view = render_namespace(ns, self.rv)
         for n in nodes:
+            if self.kubelets is not None:
+                n.kubelet_port = self.kubelets.bind(n.name)
             self.rv += 1
             n.rv = self.rv
             n.view = render_node(n, self.rv, self.base_url)

@@ -32,6 +32,7 @@ class Options:
     step: int = 15
     port: int = 0
     kubeconfig: str | None = None
+    kubelet_ca: str | None = None
     push_temperatures_to: str | None = None
     token: str | None = None
     fan_url: str | None = None
@@ -74,6 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--kubeconfig", default=None, metavar="PATH", help="write a kubeconfig for the cluster here"
     )
     s.add_argument(
+        "--kubelet-ca", default=None, metavar="PATH",
+        help="write the CA of the kubelets' serving certificates here (kubemon's KUBELET_CA_FILE)",
+    )
+    s.add_argument(
         "--push-temperatures-to",
         default=None,
         metavar="URL",
@@ -108,6 +113,7 @@ def options_from_namespace(ns: argparse.Namespace | dict) -> Options:
         step=d.get("step", 15),
         port=d.get("port", 0),
         kubeconfig=d.get("kubeconfig"),
+        kubelet_ca=d.get("kubelet_ca"),
         token=d.get("token"),
         quiet=bool(d.get("quiet", False)),
     )

@@ -110,10 +110,7 @@ class CoreApi:
                 raise ApiError(
                     503,
                     "ServiceUnavailable",
-                    f"error trying to reach service: dial tcp {n.ip}:10250: connect: connection refused",
+                    f"error trying to reach service: dial tcp 127.0.0.1:{n.kubelet_port}: connect: connection refused",
                 )
-            key = (sim.K, sim.rv)
-            if n.summary is None or n.summary[0] != key:
-                n.summary = (key, stats.summary(sim, n))
-            data = n.summary[1]
+            data = stats.cached_summary(sim, n)
         self._send(200, data)

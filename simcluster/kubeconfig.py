@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-# any bearer token is accepted; it is here because real clients insist on sending one
+# the API server accepts any bearer token; the simulated kubelets accept only this one
 TOKEN = "simcluster-token"  # noqa: S105 - a fixed dummy, not a secret
 
 
@@ -34,14 +34,18 @@ def render(server_url: str) -> str:
 
 
 def write(path: str, server_url: str) -> None:
+    write_file(path, render(server_url).encode())
+
+
+def write_file(path: str, content: bytes) -> None:
     """Write atomically (readers never see half a file) with owner-only permissions."""
     path = os.path.abspath(path)
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".simcluster-", dir=directory)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(render(server_url))
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:

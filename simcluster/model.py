@@ -353,6 +353,7 @@ class Node:
         "gpu_fb_mib",
         "gpu_tdp",
         "gpu_uuids",
+        "kubelet_port",
         "arch",
         "cpu_cores",
         "mem_bytes",
@@ -428,6 +429,7 @@ class Node:
         self.boot_id = ""
         self.created = 0
         self.ip = ""
+        self.kubelet_port = 10250  # its own loopback port when the simulator serves kubelets
         self.pod_cidr = ""
         self.pods: dict[str, Pod] = {}
         self.req_cpu_m = 0

@@ -356,7 +356,9 @@ def render_node(n: Node, rv: int, base_url: str) -> View:
         },
         "spec": spec,
         "status": {
-            "addresses": [{"address": n.ip, "type": "InternalIP"}, {"address": n.name, "type": "Hostname"}],
+            # the kubelet's address: every simulated kubelet listens on loopback (kubelets.py), and
+            # an advertised address is one a client dials, so it is never a made-up network's
+            "addresses": [{"address": "127.0.0.1", "type": "InternalIP"}, {"address": n.name, "type": "Hostname"}],
             "allocatable": alloc,
             "capacity": cap,
             "conditions": [
@@ -370,7 +372,7 @@ def render_node(n: Node, rv: int, base_url: str) -> View:
                 }
                 for t, s, r, m in conds
             ],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": n.kubelet_port}},
             "nodeInfo": {
                 "architecture": n.arch,
                 "bootID": n.boot_id,

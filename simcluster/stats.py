@@ -58,6 +58,17 @@ def _pod_alive(p: Pod) -> bool:
     return not any(c.waiting and c.waiting[0] == "ContainerCreating" for c in p.containers)
 
 
+def cached_summary(cluster, n: Node) -> bytes:
+    """``summary`` of ``n``, made once per step and resource version (the caller holds the lock).
+
+    The node proxy and the node's own kubelet serve the same bytes for the same moment.
+    """
+    key = (cluster.K, cluster.rv)
+    if n.summary is None or n.summary[0] != key:
+        n.summary = (key, summary(cluster, n))
+    return n.summary[1]
+
+
 def summary(cluster, n: Node) -> bytes:
     t = fmt_time(cluster.step_time())
     fs_cap = n.fs_cap

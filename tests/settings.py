@@ -15,6 +15,9 @@ os.environ["INFLUXDB_URL"] = os.environ.get("KUBEMON_TEST_INFLUXDB_URL", "http:/
 os.environ.setdefault("INFLUXDB_DATABASE", "kubemon_test")
 os.environ.setdefault("INFLUXDB_SPOOL_KEY", "kubemon:test:spool")
 os.environ.setdefault("CHANNELS_PREFIX", "kubemon-test")
+# The end-to-end suites read kubelet summaries through the simulator's node proxy, as they always
+# have; tests/deploy/test_kubelet_direct.py reads each simulated kubelet directly (the default).
+os.environ.setdefault("KUBELET_ACCESS", "proxy")
 
 from kubemon.settings import *  # noqa: E402,F403
 

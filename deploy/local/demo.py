@@ -73,6 +73,7 @@ def start_processes(env, kubeconfig, push_token, children):
     children.append(subprocess.Popen(
         [PYTHON, "manage.py", "simcluster", "--nodes", "8", "--pods", "120", "--gpu-nodes", "2",
          "--jetson-nodes", "1", "--port", "0", "--kubeconfig", str(kubeconfig),
+         "--kubelet-ca", env["KUBELET_CA_FILE"],
          "--push-temperatures-to", f"http://{HOST}:{PORT}", "--token", push_token],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
     for _ in range(100):
@@ -141,6 +142,8 @@ def main():
         INFLUXDB_URL=influx.url,
         INFLUXDB_DATABASE="kubemon",
         KUBECONFIG=str(kubeconfig),
+        # the collector reads each simulated kubelet over TLS (KUBELET_ACCESS=direct), trusting its CA
+        KUBELET_CA_FILE=str(RUN / "simcluster-kubelet-ca.crt"),
         TEMPERATURE_PUSH_TOKEN=push_token,
         PYTHONUNBUFFERED="1",
         WEB_DEMO_LOGIN="true",  # one-time login links (manage.py demologin): the demo opens logged in
