@@ -183,3 +183,4 @@ class ApiCredential(models.Model):
 # Price lists and statements live in their own modules (one job each); importing them here
 # registers them with the app, as Django expects of ``billing.models``.
 from billing.pricelists import PriceList, PriceListVersion  # noqa: E402, F401
+from billing.statementmodels import ImmutableStatement, Statement, StatementLine  # noqa: E402, F401

@@ -56,8 +56,9 @@ def node_points(node, h0, count, millicores=4000, memory=16 * GIB, gpus=0):
     return points
 
 
-@uses_store
-class AllocationTests(BaseTestCase):
+class SmallCluster:
+    """The data of the module docstring (tests/billing/test_statements.py prices it)."""
+
     def setUp(self):
         super().setUp()
         self.h0 = hours_ago(5)
@@ -77,6 +78,10 @@ class AllocationTests(BaseTestCase):
         write(points)
         write(node_points("node-1", self.h0, 480) + node_points("gpu-1", self.h0, 480, millicores=8000, gpus=8))
         self.window = Window(self.h0, self.h0 + timedelta(hours=2))
+
+
+@uses_store
+class AllocationTests(SmallCluster, BaseTestCase):
 
     def test_each_basis_gives_the_hand_computed_core_hours_and_gib_hours(self):
         web = allocate(self.window)[("alpha-dev",)]
