@@ -244,6 +244,34 @@ if WARM_QUERY_CACHE_AT:
         "schedule": _warm_schedule,
         "options": {"expires": 3600},
     }
+# --- billing (docs/billing.md) ---
+# Idle capacity (allocatable no namespace was charged for): "keep" shows it as __idle__ in the
+# operator's statement; "share" gives each tenant a share by the weight of its allocated cost.
+BILLING_IDLE = env_str("BILLING_IDLE", "keep")
+if BILLING_IDLE not in ("keep", "share"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"BILLING_IDLE={BILLING_IDLE!r} must be keep or share")
+# The node label that names a node's pool, for idle per pool (nodes without it: "cluster").
+BILLING_NODE_POOL_LABEL = env_str("BILLING_NODE_POOL_LABEL", "kubemon.io/node-pool")
+# Last month's statements are drafted on the 1st at this time (UTC, "HH:MM", after the rollup's
+# last day became final; empty: never), and issued too when BILLING_AUTO_ISSUE is on.
+BILLING_DRAFT_AT = env_str("BILLING_DRAFT_AT", "04:10")
+BILLING_AUTO_ISSUE = env_bool("BILLING_AUTO_ISSUE", False)
+if BILLING_DRAFT_AT:
+    from celery.schedules import crontab
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        _draft_hour, _draft_minute = (int(part) for part in BILLING_DRAFT_AT.split(":"))
+        _draft_schedule = crontab(day_of_month=1, hour=_draft_hour, minute=_draft_minute)
+    except ValueError:
+        raise ImproperlyConfigured(f"BILLING_DRAFT_AT={BILLING_DRAFT_AT!r} is not a time such as 04:10")
+    CELERY_BEAT_SCHEDULE["draft-statements"] = {
+        "task": "billing.tasks.draft_last_month",
+        "schedule": _draft_schedule,
+        "options": {"expires": 6 * 3600},
+    }
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -319,6 +347,8 @@ FAN_INEFFICIENT_RISE = env_float("FAN_INEFFICIENT_RISE", 1.0)  # ...still rose t
 FAN_TIMEOUT = env_float("FAN_TIMEOUT", 2.0)  # seconds per request to the fan host
 FAN_OPERATOR_GROUP = env_str("FAN_OPERATOR_GROUP", "fan-operator")  # besides staff, who may read and switch the fan
 FAN_NAME = env_str("FAN_NAME", "tower")  # the `fan` tag of the InfluxDB history
+# The node-light agents' bearer token (NODELIGHT_TOKEN_FILE for a mounted secret); empty: node lights off.
+NODELIGHT_TOKEN = env_str("NODELIGHT_TOKEN", "")
 if FAN_SERVER_URL and FAN_TICK_SECONDS > 0:
     CELERY_BEAT_SCHEDULE["fan-tick"] = _every("fan.tasks.fan_tick", FAN_TICK_SECONDS)
 

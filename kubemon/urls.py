@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("k8s/collect/", include("api.temperature_urls")),
     path("k8s/fan/", include("fan.urls")),  # the legacy fan routes (fan/views.py)
+    path("k8s/nodelight/", include("fan.nodelight_urls")),  # the node-light agents' HTTP fallback (docs/fan.md)
     path("api/", include("api.urls")),
     path("api", include("api.alias_urls")),
     path("", include("web.urls")),
