@@ -16,6 +16,7 @@ once (the ``session-*`` and ``user-*`` groups, web/accounts_signals.py and web/l
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
@@ -55,6 +56,7 @@ class _Cache:
         self.view = None
         self.texts = {}  # (seq, scope key) -> text
         self.deltas = {}  # group -> (seq, text)
+        self.checks = {}  # session key -> (monotonic time, future of (user, scope))
 
     async def view_text(self, scope):
         async with self.lock:
@@ -69,6 +71,21 @@ class _Cache:
             if text is None:
                 text = self.texts[key] = orjson.dumps(view_for_scope(self.view, scope)).decode()
             return self.view_seq, text
+
+    async def scope_of(self, session_key):
+        """``_current_scope`` of a session, asked at most once a second per session and worker:
+        the sockets of one session (tabs, and every socket at a cycle's notice) share one answer."""
+        now = time.monotonic()
+        entry = self.checks.get(session_key)
+        if entry is None or now - entry[0] >= ACCESS_TTL_SECONDS:
+            if len(self.checks) > 10_000:
+                self.checks = {k: v for k, v in self.checks.items() if now - v[0] < ACCESS_TTL_SECONDS}
+            entry = (now, asyncio.ensure_future(_current_scope(session_key)))
+            self.checks[session_key] = entry
+        return await asyncio.shield(entry[1])
+
+    def forget(self, session_key):
+        self.checks.pop(session_key, None)
 
     async def delta_text(self, group, seq):
         cached = self.deltas.get(group)
@@ -85,7 +102,90 @@ class _Cache:
         return text
 
 
+class _Hub:
+    """One channel-layer channel per worker process for the live groups, fanned out in-process.
+
+    channels-redis delivers a group message as one copy per member channel, and a worker pops
+    its channels' messages one Redis round trip at a time: at a few hundred sockets that was
+    most of a cycle's fan-out time (docs/benchmarks.md). So the sockets of a worker do not join
+    ``cluster`` or ``tenant-<id>`` themselves: the hub joins each group once, for as long as one
+    of its sockets listens to it, and hands every notice to those sockets."""
+
+    REJOIN_SECONDS = 3600  # channels-redis forgets group members after GROUP_EXPIRY (a day)
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.channel = None
+        self.members = {}  # group -> set of consumers
+        self.task = None
+        self.rejoin = None
+
+    async def join(self, group, consumer):
+        if self.channel is None:
+            self.channel = await self.layer.new_channel()
+            self.task = asyncio.create_task(self._run())
+            self.rejoin = asyncio.create_task(self._rejoin())
+        members = self.members.get(group)
+        if members is None:
+            members = self.members[group] = set()
+            await self.layer.group_add(group, self.channel)
+        members.add(consumer)
+
+    async def leave(self, group, consumer):
+        members = self.members.get(group)
+        if members is None:
+            return
+        members.discard(consumer)
+        if not members:
+            del self.members[group]
+            await self.layer.group_discard(group, self.channel)
+        if not self.members:
+            await self.stop()
+
+    async def stop(self):
+        """Stop receiving once no socket listens: a receive left pending would hold channels-redis's
+        receive lock to this event loop (and a worker's last socket may be closing for good)."""
+        tasks, self.task, self.rejoin, self.channel = [self.task, self.rejoin], None, None, None
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        for task in tasks:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _run(self):
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001  (Redis away for a moment: the sockets resync from the next notice)
+                log.warning("the live hub could not receive; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
+            data = message.get("data") or {}
+            for consumer in list(self.members.get(data.get("group"), ())):
+                consumer.deliver(data)
+
+    async def _rejoin(self):
+        while True:
+            await asyncio.sleep(self.REJOIN_SECONDS)
+            for group in list(self.members):
+                with contextlib.suppress(Exception):
+                    await self.layer.group_add(group, self.channel)
+
+
 _caches = weakref.WeakKeyDictionary()
+_hubs = weakref.WeakKeyDictionary()
+
+
+def _hub(layer):
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = _Hub(layer)
+    return hub
 
 
 def _cache():
@@ -131,6 +231,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.sender = None
         self.groups_joined = []
+        self.joined_hub = False
         user = self.scope.get("user")
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
@@ -151,9 +252,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.pending = None
         self.last_resync = 0.0
         self.wake = asyncio.Event()
-        for group in (self.group, session_group(self.session_key), user_group(user.pk)):
+        for group in (session_group(self.session_key), user_group(user.pk)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
+        await _hub(self.channel_layer).join(self.group, self)
+        self.joined_hub = True
         await self.accept()
         self.seq = _client_seq(self.scope)
         self.sender = asyncio.create_task(self._send_loop())
@@ -162,8 +265,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.sender is not None:
             self.sender.cancel()
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        try:
+            if getattr(self, "joined_hub", False):
+                await _hub(self.channel_layer).leave(self.group, self)
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception as exc:  # noqa: BLE001  (a mass disconnect may find Redis busy; members expire anyway)
+            log.debug("could not leave the live groups: %s", exc)
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -174,17 +282,20 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.seq = None
             self.wake.set()
 
-    # --- channel-layer handlers: they only record and wake the sender ---
+    # --- notices and channel-layer handlers: they only record and wake the sender ---
 
-    async def live_message(self, event):
-        self.pending = event["data"]
+    def deliver(self, notice):
+        """A group's notice, from the worker's hub: recorded, the sending task takes the newest."""
+        self.pending = notice
         self.wake.set()
 
     async def session_ended(self, event):
+        _cache().forget(self.session_key)
         await self._end(CLOSE_LOGGED_OUT)
 
     async def access_changed(self, event):
         self.checked_at = float("-inf")
+        _cache().forget(self.session_key)
         self.wake.set()
 
     # --- sending ---
@@ -198,7 +309,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         """The scope to send with, or None after closing the socket when access is gone or moved."""
         if time.monotonic() - self.checked_at < ACCESS_TTL_SECONDS:
             return self.access
-        _user, access = await _current_scope(self.session_key)
+        _user, access = await _cache().scope_of(self.session_key)
         if access is None:
             await self._end(CLOSE_LOGGED_OUT)
             return None
