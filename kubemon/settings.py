@@ -56,6 +56,11 @@ MIDDLEWARE = [
     "web.middleware.PortalLoginRequiredMiddleware",
     "web.middleware.SecurityHeadersMiddleware",
 ]
+# The container image serves its collected static files itself (WhiteNoise, right after the
+# security middleware); `make demo` (DEBUG) serves them from the apps' folders instead.
+WEB_SERVE_STATIC = env_bool("WEB_SERVE_STATIC", False)
+if WEB_SERVE_STATIC:
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "kubemon.urls"
 WSGI_APPLICATION = "kubemon.wsgi.application"
