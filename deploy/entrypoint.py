@@ -105,9 +105,23 @@ def beat():
            "--schedule", str(STATE / "celerybeat-schedule"), "--pidfile", str(STATE / "celerybeat.pid")])
 
 
-def healthcheck(role="web"):
+def running_role(cmdline_path="/proc/1/cmdline"):
+    """The role of the container's main process, from its command line (the image's HEALTHCHECK
+    has no argument: one image serves every role)."""
+    try:
+        args = Path(cmdline_path).read_bytes().split(b"\0")
+    except OSError:
+        return "web"
+    for role in (b"beat", b"worker"):
+        if b"celery" in args and role in args:
+            return role.decode()
+    return "web"
+
+
+def healthcheck(role=None):
     """Exit 0 when the role answers: web's /healthz (any answer but a refusal: 503 means a
     dependency is down, which restarting web would not mend), the worker's Celery ping."""
+    role = role or running_role()
     if role == "web":
         url = f"http://127.0.0.1:{_env_int('PORT', 8000)}/healthz"
         try:
