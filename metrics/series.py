@@ -213,14 +213,30 @@ def _statement(reading, policy, tags, step, key):
                  f"FROM {source} WHERE {where} GROUP BY *")
         split = f", {tag_identifier(m, reading.split)}" if reading.split else ""
         return f"SELECT sum({q('d')}) AS {q('s')} FROM ({inner}) WHERE {span} GROUP BY {bucket}{split} fill(none)"  # noqa: S608,E501
-    if reading.mode in ("sum_of_means", "ratio"):
+    pairs = _columns(reading, policy)
+    if reading.mode in ("sum_of_means", "ratio") or _per_series(reading, step):
         group = f"{bucket}, *"
+        if _per_series(reading, step):
+            pairs.append(("n", f"sum({field_identifier(m, 'interval_seconds')})"))
     elif reading.split:
         group = f"{bucket}, {tag_identifier(m, reading.split)}"
     else:
         group = bucket
-    columns = ", ".join(f"{expr} AS {q(alias)}" for alias, expr in _columns(reading, policy))
+    columns = ", ".join(f"{expr} AS {q(alias)}" for alias, expr in pairs)
     return f"SELECT {columns} FROM {source} WHERE {where} GROUP BY {group} fill(none)"  # noqa: S608
+
+
+def _per_series(reading, step):
+    """Whether a ``time_mean`` bucket is the sum of each series' own mean (resource-time over the
+    time its samples stand for) rather than the bucket's resource-time over its length.
+
+    Below an hour a bucket holds a handful of samples per series, and a sample that lands on
+    either side of a boundary (the kubelet's times drift) would make one bucket twice as high and
+    the next empty: dividing by each series' own ``interval_seconds`` is immune to that. Such
+    steps are read raw anyway; whole-hour steps hold hundreds of samples per series and keep the
+    bucket's length, which the rollup and namespace tiers can answer.
+    """
+    return reading.mode == "time_mean" and step % HOUR_SECONDS != 0
 
 
 # --- planning: which tier each part of the window comes from ---
@@ -258,6 +274,8 @@ def _finish(reading, sums, seconds):
         n = sums.get("n") or 0
         return s / n * reading.scale if n else None
     if mode == "time_mean":
+        if "r" in sums:  # per series (``_per_series``): the sum of their means
+            return sums["r"] * reading.scale
         return (s - sums.get("o", 0.0)) * reading.scale / seconds
     if mode == "rate":
         return s * reading.scale / seconds
@@ -265,6 +283,14 @@ def _finish(reading, sums, seconds):
         o = sums.get("o")
         return s / o * reading.scale if o else None
     return s * reading.scale  # increment, increase, sum_of_means
+
+
+def _add_series_mean(acc, row):
+    """Add one series' mean of a bucket (``_per_series``) to the bucket's ``r``."""
+    if row.get("s") is None or not row.get("n"):
+        return
+    acc["s"] = acc.get("s", 0.0) + row["s"]
+    acc["r"] = acc.get("r", 0.0) + (row["s"] - (row.get("o") or 0.0)) / row["n"]
 
 
 def _covered(start, step, window):
@@ -311,12 +337,16 @@ def read_series(readings, window, where_for, step=None, store=None, namespaces=F
         if policy not in tiers[name]:
             tiers[name].append(policy)
         reading = readings[name]
+        per_series = _per_series(reading, step)
         for series in series_list:
             line = _line_name(reading, series.get("tags") or {})
             buckets = sums[name].setdefault(line, {})
             for values in series["values"]:
                 row = dict(zip(series["columns"], values, strict=True))
                 acc = buckets.setdefault(row["time"], {})
+                if per_series:
+                    _add_series_mean(acc, row)
+                    continue
                 for column, value in row.items():
                     if column != "time" and value is not None:
                         acc[column] = acc.get(column, 0.0) + value

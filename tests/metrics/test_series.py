@@ -14,7 +14,16 @@ from metrics.selection import Selection
 from metrics.series import MAX_POINTS, bucket_span, choose_step, metric_series, node_allocatable, node_charts
 from metrics.window import Window
 from tests.api.test_rollup import varied_usage
-from tests.support.base import BaseTestCase, container_series, epoch, hours_ago, network_series, uses_store, write
+from tests.support.base import (
+    BaseTestCase,
+    container_fields,
+    container_series,
+    epoch,
+    hours_ago,
+    network_series,
+    uses_store,
+    write,
+)
 
 HOUR = timedelta(hours=1)
 
@@ -205,3 +214,23 @@ class TenantNodeChartTests(BaseTestCase):
     def test_a_tenant_without_namespaces_reads_nothing(self):
         charts = node_charts("node-1", Window(self.start, self.start + HOUR), selection=Selection(namespaces=()))
         self.assertEqual(charts["cpu"].lines, {})
+
+    def test_samples_drifting_across_bucket_boundaries_do_not_double_a_bucket(self):
+        # Every 15 s on average, but the kubelet's times drift: 29 s and 30 s land in one 15 s bucket.
+        start = epoch(self.start) + 3600 * 3
+        offsets = [0, 15, 29, 30, 45, 59, 60, 75, 90]
+        points, previous = [], -15
+        for offset in offsets:
+            interval = offset - previous
+            previous = offset
+            points.append(Point("kubernetes_pod_container", {"namespace": "alpha-dev", "pod_name": "drift-1",
+                                                              "container_name": "app", "node_name": "node-9"},
+                                container_fields(300.0, 2**27, interval=float(interval)), start + offset))
+        write(points)
+        window = Window(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + 105, UTC))
+        charts = node_charts("node-9", window, ("cpu",), selection=Selection.one("alpha-dev"))
+        values = [v for v in charts["cpu"].lines["your pods"] if v is not None]
+        self.assertEqual(values, [pytest.approx(0.3)] * len(values))
+        series = metric_series(METRICS["cpu/usage_rate"], window, Selection.one("alpha-dev"))
+        self.assertTrue(all(v == pytest.approx(300.0) for v in series.lines["value"] if v is not None),
+                        series.lines["value"])
