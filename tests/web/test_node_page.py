@@ -37,6 +37,7 @@ class NodePageTests(BaseTestCase):
         for kind in ("cpu", "memory", "temperature", "gpu_utilization", "gpu_memory", "gpu_power"):
             self.assertIn(f'id="chart-{kind}"', text)
         self.assertIn("55.5 °C", text)
+        self.assertIn('<td class="num">128 MiB</td>', text)  # as the live client writes it (charts.js)
 
     def test_a_tenant_sees_its_own_pods_on_a_shared_node_and_no_temperature(self):
         self.client.force_login(self.alice)

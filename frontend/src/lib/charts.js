@@ -17,6 +17,7 @@ export function formatValue(value, unit) {
     case "celsius": return `${trim(value)} °C`;
     case "watts": return `${trim(value)} W`;
     case "fraction": return `${trim(value * 100)} %`;
+    case "GPUs": return `${trim(value)} GPU${value === 1 ? "" : "s"}`;
     default: return `${trim(value)} ${unit || ""}`.trim();
   }
 }
