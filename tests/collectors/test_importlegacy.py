@@ -233,3 +233,105 @@ class HourlyStraightTests(BaseTestCase):
             self.assertEqual(set(straight), set(rolled), measurement)
             for key, fields in straight.items():
                 self.assertEqual(fields, pytest.approx(rolled[key], rel=1e-12), (measurement, key))
+
+
+SUBSET = ("--measurement", "cpu/usage_rate", "--measurement", "gpu/usage", "--measurement", "network/rx")
+POLICIES = ("raw", "hourly", "namespace_hourly", "namespace_daily", "pod_daily")
+
+
+def point_counts(store):
+    """``{(policy, measurement, column): count}`` of every stored field value."""
+    counts = {}
+    for policy in POLICIES:
+        for measurement in ("kubernetes_pod_container", "gpu", "kubernetes_pod_network"):
+            for s in store.query(f'SELECT count(*) FROM "{policy}"."{measurement}"'):
+                for column, value in zip(s["columns"][1:], s["values"][0][1:], strict=True):
+                    counts[(policy, measurement, column)] = value
+    return counts
+
+
+def interrupting(original, at):
+    """A stand-in for ``Importer._write``: the ``at``-th call writes half its points, then Ctrl-C."""
+    calls = []
+
+    def write(importer, job, points, policy, start):
+        calls.append(job.name)
+        if len(calls) == at:
+            original(importer, job, points[: len(points) // 2], policy, start)
+            raise KeyboardInterrupt
+        return original(importer, job, points, policy, start)
+
+    return write
+
+
+@pytest.fixture(scope="class")
+def imported_once(request, influxdb, legacy):
+    with override_settings(INFLUXDB_RAW_RETENTION="16d"):
+        store = fresh_kubemon()
+        checkpoint = Path(tempfile.mkdtemp(prefix="importlegacy-")) / "checkpoint.json"
+        import_legacy(legacy.url, *SUBSET, checkpoint=checkpoint)
+        request.cls.legacy = legacy
+        request.cls.checkpoint = checkpoint
+        request.cls.once = point_counts(store)
+        request.cls.once_hourly = rollup_points(store, "kubernetes_pod_container", TODAY)
+        yield
+
+
+@pytest.mark.usefixtures("imported_once")
+class ResumeTests(BaseTestCase):
+    def test_running_the_finished_import_again_writes_nothing_and_a_restart_the_same_points(self):
+        again = import_legacy(self.legacy.url, *SUBSET, checkpoint=self.checkpoint)
+        self.assertIn("is finished; --restart imports it again", again)
+        with override_settings(INFLUXDB_RAW_RETENTION="16d"):
+            import_legacy(self.legacy.url, *SUBSET, "--restart", checkpoint=self.checkpoint)
+            store = get_store()
+            self.assertEqual(point_counts(store), self.once)
+            hourly = rollup_points(store, "kubernetes_pod_container", TODAY)
+        self.assertEqual(set(hourly), set(self.once_hourly))
+        for key, fields in hourly.items():
+            self.assertEqual(fields, pytest.approx(self.once_hourly[key], rel=1e-12), key)
+
+    def test_an_interrupted_import_run_again_ends_with_the_point_counts_of_one_run(self):
+        from unittest import mock
+
+        from django.core.management.base import CommandError
+
+        from collectors.legacy import finish
+        from collectors.legacy.importer import Importer
+
+        checkpoint = Path(tempfile.mkdtemp(prefix="importlegacy-")) / "checkpoint.json"
+        with override_settings(INFLUXDB_RAW_RETENTION="16d"):
+            store = fresh_kubemon()
+            for at in (3, 9):  # in the first measurement, then in another (a resumed run's third write)
+                with mock.patch.object(Importer, "_write", interrupting(Importer._write, at)):
+                    with self.assertRaises(CommandError) as caught:
+                        import_legacy(self.legacy.url, *SUBSET, checkpoint=checkpoint)
+                self.assertEqual(caught.exception.returncode, 130)
+                self.assertIn("run the same command again to resume", str(caught.exception))
+            # ... and once during the rollup of the raw hours.
+            rolled = []
+
+            def rollup_then_interrupt(*args, **kwargs):
+                if rolled:
+                    raise KeyboardInterrupt
+                rolled.append(args)
+                return original(*args, **kwargs)
+
+            original = finish.rollup_window
+            with mock.patch.object(finish, "rollup_window", rollup_then_interrupt):
+                with self.assertRaises(CommandError):
+                    import_legacy(self.legacy.url, *SUBSET, checkpoint=checkpoint)
+            self.assertEqual(len(rolled), 1)
+            import_legacy(self.legacy.url, *SUBSET, checkpoint=checkpoint)
+            self.assertEqual(point_counts(store), self.once)
+            self.assertEqual(store.backlog.pending(), [])
+            # The same values too: a resumed measurement re-reads the minutes before it for the spacing.
+            hourly = rollup_points(store, "kubernetes_pod_container", TODAY)
+        self.assertEqual(set(hourly), set(self.once_hourly))
+        for key, fields in hourly.items():
+            self.assertEqual(fields, pytest.approx(self.once_hourly[key], rel=1e-12), key)
+        expected = legacy_sums(self.legacy.url, "k8s", "cpu/usage_rate", "alpha-dev", RECENT, RECENT + 30 * DAY)
+        response = self.post_metric("cpu/usage_rate", {"timeBeginInterval": RECENT.strftime("%Y-%m-%d"),
+                                                       "timeEndInterval": (RECENT + 30 * DAY).strftime("%Y-%m-%d"),
+                                                       "agg": "pod-by-namespace", "namespace": "alpha-dev"})
+        self.assertEqual({r["pod_name"]: r["sum"] for r in response.json()}, pytest.approx(expected, rel=1e-12))
