@@ -148,7 +148,10 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "kubemon")},
+        # redis-py 8 times out reads after 5 s by default, exactly channels-redis's 5 s blocking pop on an
+        # idle channel: every quiet socket then failed its receive. A longer read timeout lets the pop end first.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                   "prefix": env_str("CHANNELS_PREFIX", "kubemon")},
     }
 }
 

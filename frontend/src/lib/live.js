@@ -186,12 +186,12 @@ export function connectLive(initial, options = {}) {
         socket.send(JSON.stringify({ type: "resync" }));
         return;
       }
+      store.lastApplyMs = performance.now() - started; // the store only; subscribers time their own drawing
+      store.lastReceivedAt = Date.now() / 1000;
       lastMessageAt = new Date();
       badge.set("live", "live");
       armStale();
       notify(change, message);
-      store.lastApplyMs = performance.now() - started;
-      store.lastReceivedAt = Date.now() / 1000;
     });
     socket.addEventListener("close", (event) => {
       clearTimeout(staleTimer);

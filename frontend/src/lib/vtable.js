@@ -78,9 +78,9 @@ export class VirtualTable {
     const first = Math.max(0, Math.floor(top / height) - OVERSCAN);
     const last = Math.min(total, first + visible + 2 * OVERSCAN);
     const fragment = document.createDocumentFragment();
-    fragment.append(this.#spacer(first * height));
+    if (first > 0) fragment.append(this.#spacer(first * height));
     for (let i = first; i < last; i += 1) fragment.append(this.#row(this.rows[i]));
-    fragment.append(this.#spacer((total - last) * height));
+    if (last < total) fragment.append(this.#spacer((total - last) * height));
     this.tbody.replaceChildren(fragment);
     this.table.dataset.rows = String(total);
     this.table.dataset.rendered = String(last - first);

@@ -207,7 +207,25 @@ function comparator(columns, key, dir, tiebreak) {
 const byNamespaceName = (a, b) => (a[NS] < b[NS] ? -1 : a[NS] > b[NS] ? 1 : a[NAME] < b[NAME] ? -1 : a[NAME] > b[NAME] ? 1 : 0);
 const byNodeName = (a, b) => (a[N_NAME] < b[N_NAME] ? -1 : a[N_NAME] > b[N_NAME] ? 1 : 0);
 
+// The filtered, sorted rows are kept between cycles when nothing can have moved a row: no pod
+// added, removed or changed, no ghost expired, the same filters, and a sort on a column that
+// usage does not change. The rows are the store's own arrays, so their usage is current anyway.
+const USAGE_SORTS = new Set(["cpu", "cpu_req", "cpu_lim", "memory", "mem_req", "mem_lim", "gpu", "net"]);
+let cached = null;
+let cachedKey = "";
+function invalidate() {
+  cached = null;
+}
+
 function visiblePods() {
+  const key = JSON.stringify([view.q, view.namespace, view.node, view.state, view.sort, view.dir]);
+  if (cached && key === cachedKey && !USAGE_SORTS.has(view.sort)) return cached;
+  cached = filterAndSort();
+  cachedKey = key;
+  return cached;
+}
+
+function filterAndSort() {
   const q = view.q.toLowerCase();
   const rows = [];
   const test = (row) => {
@@ -341,9 +359,13 @@ function fillSelect(select, values, current, allLabel) {
   select.value = current;
 }
 
-function refreshFilters() {
-  const namespaces = new Set();
-  for (const row of store.pods.values()) namespaces.add(row[NS]);
+let namespaceCache = null;
+function refreshFilters(rescan = true) {
+  if (rescan || !namespaceCache) {
+    namespaceCache = new Set();
+    for (const row of store.pods.values()) namespaceCache.add(row[NS]);
+  }
+  const namespaces = new Set(namespaceCache);
   if (view.namespace) namespaces.add(view.namespace);
   const nodeNames = store.nodes.map((n) => n[N_NAME]);
   if (view.node && !nodeNames.includes(view.node)) nodeNames.push(view.node);
@@ -356,7 +378,9 @@ function refreshFilters() {
 function refreshPods() {
   const rows = visiblePods();
   pods.setRows(rows);
-  elements.count.textContent = `${rows.length} of ${store.pods.size} pods`;
+  let gone = 0;
+  for (const row of rows) if (!store.pods.has(row[ID])) gone += 1;
+  elements.count.textContent = `${rows.length - gone} of ${store.pods.size} pods${gone ? ` (+${gone} just removed)` : ""}`;
 }
 
 function refreshNodes() {
@@ -373,10 +397,10 @@ function renderUpdated() {
   elements.updated.textContent = `Cycle ${store.seq}, sampled at ${new Date(store.time * 1000).toISOString().slice(11, 19)} UTC`;
 }
 
-function renderAll() {
+function renderAll(podsMoved = true) {
   renderHealth();
   renderTotals();
-  refreshFilters();
+  refreshFilters(podsMoved);
   refreshNodes();
   refreshPods();
   renderUpdated();
@@ -393,6 +417,7 @@ function scheduleExpiry() {
     const t = performance.now();
     for (const [id, mark] of flash) if (mark.until <= t) flash.delete(id);
     for (const [id, ghost] of ghosts) if (ghost.until <= t) ghosts.delete(id);
+    invalidate();
     refreshPods();
     scheduleExpiry();
   }, Math.max(50, next - performance.now() + 20));
@@ -400,6 +425,7 @@ function scheduleExpiry() {
 
 function onChange(_store, change) {
   const started = performance.now();
+  if (change.type !== "delta" || change.added.size || change.changed.size || change.removed.size) invalidate();
   if (change.type === "delta") {
     const until = started + FLASH_MS;
     for (const id of change.added) flash.set(id, { kind: "added", until });
@@ -409,9 +435,10 @@ function onChange(_store, change) {
     flash.clear();
     ghosts.clear();
   }
-  renderAll();
+  renderAll(change.type !== "delta" || change.added.size > 0 || change.removed.size > 0);
   scheduleExpiry();
   const ms = performance.now() - started;
+  document.body.dataset.storeMs = (store.lastApplyMs ?? 0).toFixed(1);
   document.body.dataset.liveSeq = String(store.seq);
   document.body.dataset.applyMs = ms.toFixed(1);
   window.kubemonOverview.lastRenderMs = ms;
