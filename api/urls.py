@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import allocation, views
+from api import allocation, statements, views
 
 
 class AnyPathConverter:
@@ -24,6 +24,8 @@ urlpatterns = [
     # OpenCost's routes (its /allocation/compute takes the same parameters).
     path("allocation", allocation.AllocationView.as_view(), name="allocation"),
     path("allocation/compute", allocation.AllocationView.as_view()),
+    path("statements", statements.StatementListView.as_view(), name="statements"),
+    path("statements/<anypath:ref>", statements.StatementDetailView.as_view(), name="statement"),
     path("metrics/", views.MetricCatalogueAliasView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL, not inline: the CSP forbids inline scripts.
