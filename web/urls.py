@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web import accounts, accounts_demo, nodes, overview, shares, stats, status, tenant_switch
+from web import accounts, accounts_demo, fan, nodes, overview, shares, stats, status, tenant_switch
 
 app_name = "web"
 urlpatterns = [
@@ -22,4 +22,7 @@ urlpatterns = [
     path("web/shares/", shares.shares_page, name="shares"),
     path("web/stats/index", stats.stats_index, name="stats_index"),
     path("web/stats/<path:path>", stats.stats_page, name="stats"),
+    # --- the fan panel (F1, web/fan.py; the switches are fan's /k8s/fan/on|off|auto) ---
+    path("web/fan/", fan.fan_page, name="fan"),
+    path("web/fan/data", fan.fan_data, name="fan_data"),
 ]

@@ -1,5 +1,6 @@
 """A real fan host on mock pins (tests/fanhost/conftest.py) with the portal's settings pointed at it."""
 
+import contextlib
 import time
 
 import orjson
@@ -10,8 +11,8 @@ from kubemon import keys
 from tests.fanhost.conftest import TOKEN, serve
 
 
-@pytest.fixture
-def fan_host():
+@contextlib.contextmanager
+def running_fan_host():
     server, host = serve(heartbeat_timeout=60)
     with override_settings(FAN_SERVER_URL=host.url, FAN_TOKEN=TOKEN, FAN_MAXTEMP=70.0, FAN_DWELL_SECONDS=60.0,
                            FAN_STALE_SECONDS=60.0, FAN_EXCLUDE_NODES="node-role.kubernetes.io/control-plane",
@@ -20,6 +21,12 @@ def fan_host():
     server.shutdown()
     server.server_close()
     host.controller.pins.close()
+
+
+@pytest.fixture
+def fan_host():
+    with running_fan_host() as host:
+        yield host
 
 
 def set_temperatures(redis, now=None, **celsius):
