@@ -23,7 +23,7 @@ from pathlib import Path
 
 HOME = Path(os.environ.get("KUBEMON_HOME") or Path(__file__).resolve().parent.parent)
 STATE = Path(os.environ.get("KUBEMON_STATE_DIR", "/tmp/kubemon"))
-# A value still starting with this came from the Secret template unchanged (deploy/kubernetes)
+# A value still holding this came from the Secret template unchanged (deploy/kubernetes)
 PLACEHOLDER = "change-me"
 SECRET_VARIABLES = ("SECRET_KEY", "DATABASE_URL", "INFLUXDB_PASSWORD", "INFLUXDB_TOKEN", "API_PASSWORD",
                     "TEMPERATURE_PUSH_TOKEN", "FAN_TOKEN")
@@ -45,7 +45,7 @@ def refuse_placeholder_secrets():
                 value = Path(path).read_text().strip()
             except OSError as exc:
                 sys.exit(f"kubemon: {name}_FILE={path} cannot be read: {exc}")
-        if value.startswith(PLACEHOLDER):
+        if PLACEHOLDER in value:
             sys.exit(f"kubemon: {name} is still the Secret template's placeholder ({PLACEHOLDER}...): "
                      "set it (docs/install.md, 'Secrets')")
 
