@@ -17,7 +17,7 @@ from collectors.legacy.checkpoint import Checkpoint, default_path
 from collectors.legacy.importer import Importer, plan_jobs
 from collectors.legacy.progress import Progress
 from collectors.legacy.reader import LegacyImportError, LegacyReader
-from kubemon.timeseries import TimeseriesError, open_store
+from kubemon.timeseries import TimeseriesError, TimeseriesQueryError, open_store
 from kubemon.timeseries.hours import DAY, HOUR, floor_hour
 
 # Hours within this of the raw retention's end go straight to the hourly rollup: raw points there
@@ -37,20 +37,26 @@ def parse_date(text, option):
     return floor_hour(moment.astimezone(UTC))
 
 
-def go_duration(text):
-    """InfluxDB's ``720h0m0s`` as a timedelta; None for an infinite (``0s``) duration."""
-    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text or "")
-    if not match or not text:
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def duration(text):
+    """``720h0m0s`` (as InfluxDB reports a policy) or ``30d`` (as the settings say) as a timedelta;
+    None for an infinite one (``0s``, ``INF``)."""
+    parts = re.findall(r"(\d+)([wdhms])", text or "")
+    if not parts or "".join(n + u for n, u in parts) != (text or "").strip():
         return None
-    hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    total = timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    return total or None
+    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts)) or None
 
 
 def retention_cutoffs(store, now):
-    """``(raw_from, hourly_from)``: the hours from which the raw and the hourly policies keep points."""
-    policies = store.retention_policies()
-    raw, hourly = go_duration(policies.get("raw")), go_duration(policies.get("hourly"))
+    """``(raw_from, hourly_from)``: the hours from which the raw and the hourly policies keep points
+    (the database's own policies; the settings' when it does not exist yet, in a dry run)."""
+    try:
+        policies = store.retention_policies()
+    except TimeseriesQueryError:
+        policies = dict(zip(("raw", "hourly"), store.retention[:2], strict=True))
+    raw, hourly = duration(policies.get("raw")), duration(policies.get("hourly"))
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     raw_from = floor_hour(now - raw) + RAW_MARGIN if raw else epoch
     hourly_from = floor_hour(now - hourly) + HOURLY_MARGIN if hourly else epoch
