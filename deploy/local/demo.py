@@ -23,6 +23,11 @@ sys.path.insert(0, str(ROOT))  # run as a script: the project root makes `deploy
 from deploy.local.influxdb_server import InfluxServer  # noqa: E402
 
 HOST, PORT = "127.0.0.1", int(os.environ.get("KUBEMON_DEMO_PORT", "8000"))
+FAN_PORT = int(os.environ.get("KUBEMON_DEMO_FAN_PORT", "8010"))
+FAN_URL = f"http://{HOST}:{FAN_PORT}"
+# The simulated tower sits near 50-60 °C under the demo's load without the fan and some 15 °C
+# cooler with it: a maximum of 55 °C makes the fan start, the temperatures fall, and it stop.
+DEMO_FAN_MAXTEMP = os.environ.get("KUBEMON_DEMO_FAN_MAXTEMP", "55")
 DEMO_USER, DEMO_TENANT = "demo", "physics"
 # The simulated cluster labels its namespaces kubemon.io/tenant=<slug> with these slugs; the
 # inventory cycle assigns the namespaces to the tenants once they exist.
@@ -34,6 +39,7 @@ def persistent_secret(name):
     path = RUN / name
     if not path.exists():
         path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)  # secrets: the fan host warns about a token file others can read
     return path.read_text().strip()
 
 
@@ -69,12 +75,20 @@ def prepare_database(env):
 def start_processes(env, kubeconfig, push_token, children):
     """The simulated cluster, Celery (worker and beat) and the web server, logging to .run/demo.log."""
     log = open(RUN / "demo.log", "a")
+    # The fan host on mock pins (docs/fan.md): the portal's auto mode drives it, the simulated
+    # tower reads it (--fan-url) and cools while it runs, so the loop is closed.
+    print(f"starting the fan host (mock pins) on {FAN_URL}...")
+    children.append(subprocess.Popen(
+        [PYTHON, "-m", "fanhost", "--host", HOST, "--port", str(FAN_PORT), "--token-file", str(RUN / "fan-token"),
+         "--mock-pins", "--heartbeat-timeout", "60", "--quiet"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+    wait_for_http(f"{FAN_URL}/fan/status", timeout=15)
     print("starting the simulated cluster...")
     children.append(subprocess.Popen(
         [PYTHON, "manage.py", "simcluster", "--nodes", "8", "--pods", "120", "--gpu-nodes", "2",
          "--jetson-nodes", "1", "--port", "0", "--kubeconfig", str(kubeconfig),
          "--kubelet-ca", env["KUBELET_CA_FILE"],
-         "--push-temperatures-to", f"http://{HOST}:{PORT}", "--token", push_token],
+         "--push-temperatures-to", f"http://{HOST}:{PORT}", "--token", push_token, "--fan-url", FAN_URL],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
     for _ in range(100):
         if kubeconfig.exists():
@@ -147,6 +161,11 @@ def main():
         TEMPERATURE_PUSH_TOKEN=push_token,
         PYTHONUNBUFFERED="1",
         WEB_DEMO_LOGIN="true",  # one-time login links (manage.py demologin): the demo opens logged in
+        FAN_SERVER_URL=FAN_URL,
+        FAN_TOKEN=persistent_secret("fan-token"),
+        FAN_MAXTEMP=DEMO_FAN_MAXTEMP,
+        FAN_DWELL_SECONDS="60",
+        NODELIGHT_TOKEN=persistent_secret("nodelight-token"),
     )
     try:
         password = prepare_database(env)
@@ -164,6 +183,7 @@ kubemon is running: http://{HOST}:{PORT}/
   login:    {DEMO_USER} / {password}   (tenant {DEMO_TENANT}, staff)
   API:      http://{HOST}:{PORT}/api/metrics
   health:   http://{HOST}:{PORT}/healthz
+  fan:      http://{HOST}:{PORT}/web/fan/   (host {FAN_URL}, mock pins; on at {DEMO_FAN_MAXTEMP} °C)
   logs:     {RUN / 'demo.log'}
 Press Ctrl-C to stop.""", flush=True)
     open_in_browser(login_url)
