@@ -55,7 +55,7 @@ class _Cache:
         self.view_seq = None
         self.view = None
         self.texts = {}  # (seq, scope key) -> text
-        self.deltas = {}  # group -> (seq, text)
+        self.deltas = {}  # group -> (seq, future of the text)
         self.checks = {}  # session key -> (monotonic time, future of (user, scope))
 
     async def view_text(self, scope):
@@ -88,18 +88,25 @@ class _Cache:
         self.checks.pop(session_key, None)
 
     async def delta_text(self, group, seq):
+        """The group's delta at ``seq`` as browsers get it, or None when Redis holds a newer one.
+
+        Read once per worker: the sockets woken by one notice wait for the same read (hundreds
+        of reads at once would also exhaust the Redis connection pool)."""
         cached = self.deltas.get(group)
-        if cached is not None and cached[0] == seq:
-            return cached[1]
+        if cached is None or cached[0] != seq:
+            cached = (seq, asyncio.ensure_future(self._read_delta(group, seq)))
+            self.deltas[group] = cached
+        return await asyncio.shield(cached[1])
+
+    @staticmethod
+    async def _read_delta(group, seq):
         raw = await get_async_redis().get(keys.LIVE_MESSAGE + group)
         if not raw:
             return None
         head, _, body = raw.partition(b"\n")
         if int(head) != seq:
             return None  # overwritten by a newer cycle: the socket gets the full view
-        text = body.decode()
-        self.deltas[group] = (seq, text)
-        return text
+        return body.decode()
 
 
 class _Hub:
