@@ -343,7 +343,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
                     await self.send(text_data=text)
         except asyncio.CancelledError:
             raise
-        except Exception:  # a failed send must not leave a silent socket: the page reconnects
+        except Exception as exc:  # a failed send must not leave a silent socket: the page reconnects
+            if type(exc).__name__ == "ClientDisconnected":  # the server's word for a peer already gone
+                return
             log.exception("live socket failed")
             await self.close(code=1011)
 
