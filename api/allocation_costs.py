@@ -128,6 +128,15 @@ class Schedule:
     periods: list  # [(Window, Priced)], covering the window in order
     by_node: bool = False  # some list in force prices by node label: group by node to price
 
+    def within(self, window):
+        """The same terms over ``window`` only (a step of the window this schedule was made for)."""
+        pieces = []
+        for period, priced in self.periods:
+            begin, end = max(period.begin, window.begin), min(period.end, window.end)
+            if begin < end:
+                pieces.append((Window(begin, end), priced))
+        return Schedule(periods=pieces, by_node=self.by_node)
+
     def idle_costs(self, idle, window):
         """Idle capacity priced with each piece's default list, pro rata of the piece's time.
 

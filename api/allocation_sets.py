@@ -55,9 +55,9 @@ class Context:
     sees_cluster: bool
 
 
-def base_rows(context, window, store=None, now=None):
+def base_rows(context, window, schedule, store=None, now=None):
     """``{base key: Row}`` priced per price period, with each row's own properties."""
-    schedule = price_schedule(window, {tenant for tenant, _ in context.owners.values()})
+    schedule = schedule.within(window)
     grouping, need_nodes = base_grouping(context.aggregate, schedule.by_node)
     pods = {}
     if grouping == "pod" and (need_nodes or POD_LEVEL & set(context.aggregate or DEFAULT_AGGREGATE)):
@@ -125,10 +125,10 @@ def aggregate_rows(context, rows):
     return out
 
 
-def idle_row(context, window, rows_everywhere, store=None, now=None):
+def idle_row(context, window, rows_everywhere, schedule, store=None, now=None):
     """The capacity of the nodes × time that no namespace was charged for, priced at the default list."""
     capacity = node_capacity(window, store=store, now=now)
-    schedule = price_schedule(window, set())
+    schedule = schedule.within(window)
     cpu = sum(c.cpu_core_seconds for c in capacity.values())
     ram = sum(c.memory_byte_seconds for c in capacity.values())
     gpu = sum(c.gpu_seconds for c in capacity.values())
@@ -258,13 +258,15 @@ def build_sets(query, scope, cluster, store=None, now=None):
         # Idle is the whole cluster's capacity less what every namespace was charged: read them all.
         everywhere = Context(aggregate=query.aggregate, selection=Selection(), owners=owners_in(
             AccessScope.all_namespaces()), cluster=cluster, sees_cluster=True)
+    # The price lists are read once for the whole window, then cut to each step.
+    schedule = price_schedule(query.window, {tenant for tenant, _ in everywhere.owners.values()})
     sets = []
     for step in query.steps:
-        rows = base_rows(context, step, store=store, now=now)
+        rows = base_rows(context, step, schedule, store=store, now=now)
         named = aggregate_rows(context, rows)
         if query.include_idle or query.share_idle:
-            all_rows = rows if everywhere is context else base_rows(everywhere, step, store=store, now=now)
-            idle = idle_row(context, step, all_rows, store=store, now=now)
+            all_rows = rows if everywhere is context else base_rows(everywhere, step, schedule, store=store, now=now)
+            idle = idle_row(context, step, all_rows, schedule, store=store, now=now)
             if query.share_idle:
                 totals = {r: sum((row.costs[r] for row in all_rows.values()), ZERO) for r in ("cpu", "ram", "gpu")}
                 share_idle(named, idle, totals)
