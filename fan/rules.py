@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 
@@ -148,7 +149,7 @@ def decide(rule, temps, running, last_switch, override, now):
             if danger:  # a human's "off" never holds while a node is hot or silent
                 return Decision(True, 1.0, "auto", f"manual off ended early: {danger}"), None
         until = override.get("until")
-        tail = "" if until is None else f" until {until:.0f}"
+        tail = "" if until is None else time.strftime(" until %H:%M UTC", time.gmtime(until))
         speed = float(override.get("speed") or 1.0) if override["running"] else 0.0
         who = override.get("by") or "someone"
         reason = f"manual {'on' if override['running'] else 'off'} by {who}{tail}"

@@ -79,7 +79,6 @@ function drawCharts(doc) {
   if (nodes.length === 0 && !box.querySelector(".fan-empty")) {
     box.insertAdjacentHTML("beforeend", '<p class="muted fan-empty">No temperatures in this range.</p>');
   }
-  const width = Math.max(Math.min(box.clientWidth, 560), 260);
   const all = nodes.flatMap((n) => doc.temperatures.nodes[n]).filter((v) => v !== null);
   const top = Math.max(...all, status.maxTemperature || 0) + 2;
   const bottom = Math.min(...all, status.minTemperature || 100) - 2;
@@ -93,8 +92,9 @@ function drawCharts(doc) {
       figure.innerHTML = `<figcaption>${node.replace(/[<>&]/g, "")}</figcaption>`;
       box.appendChild(figure);
       entry = { bands: doc.bands };
+      // The figure's own width: the grid gives each node a column of the panel.
       entry.plot = new uPlot({
-        width, height: 180,
+        width: Math.max(figure.clientWidth, 240), height: 180,
         scales: { x: { time: true }, y: { range: () => [bottom, top] } },
         series: [{}, { label: "°C", stroke: "#c62828", width: 2, spanGaps: false }],
         axes: [{}, { values: (u, ticks) => ticks.map((t) => `${t} °C`), size: 56 }],
