@@ -26,7 +26,7 @@ STATE = Path(os.environ.get("KUBEMON_STATE_DIR", "/tmp/kubemon"))
 # A value still holding this came from the Secret template unchanged (deploy/kubernetes)
 PLACEHOLDER = "change-me"
 SECRET_VARIABLES = ("SECRET_KEY", "DATABASE_URL", "INFLUXDB_PASSWORD", "INFLUXDB_TOKEN", "API_PASSWORD",
-                    "TEMPERATURE_PUSH_TOKEN", "FAN_TOKEN")
+                    "TEMPERATURE_PUSH_TOKEN", "FAN_TOKEN", "NODELIGHT_TOKEN")
 MIGRATION_LOCK = 0x6B75626D  # "kubm": one PostgreSQL advisory lock for every replica's migrations
 
 

@@ -276,6 +276,10 @@ def test_the_raspberry_pi_overlay_adds_the_agents_and_the_fan_host():
     assert config["FAN_SERVER_URL"] and config["FAN_MAXTEMP"] == "60"
     web = _by_name(objects, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]
     assert web["resources"]["limits"]["memory"] == "384Mi"
+    # web checks the token the lights present, both read from the same Secret key as files
+    web_env = {v["name"]: v.get("value") for v in web["env"]}
+    assert web_env["NODELIGHT_TOKEN_FILE"] == "/run/secrets/kubemon/nodelight-token"
+    assert lights["volumes"][0]["secret"]["items"] == [{"key": "nodelight-token", "path": "nodelight-token"}]
     namespace = _by_name(objects, "Namespace", "kubemon")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert all(o["metadata"].get("namespace") == "kubemon" for o in objects
