@@ -1,5 +1,6 @@
 """What the portal's header needs on every page: the tenants to switch between and the current one."""
 
+from fan.access import may_operate
 from web import access
 
 
@@ -18,4 +19,5 @@ def portal(request):
         # The switcher appears when there is something to switch to.
         "portal_can_switch": staff or len(tenants) > 1,
         "portal_all_value": access.ALL,
+        "portal_may_operate_fan": may_operate(user),
     }

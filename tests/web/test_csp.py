@@ -108,6 +108,7 @@ class ContentSecurityPolicyTests(BaseTestCase):
                     self.assert_clean(response, (user.username, path))
                     checked.append(path)
         self.assertIn("/web/status/", checked)
+        self.assertIn("/web/fan/", checked)  # staff operate the fan
 
     def test_the_header_has_no_inline_code_in_any_of_its_forms(self):
         self.client.force_login(self.charlie)  # staff: the tenant switcher's select is shown

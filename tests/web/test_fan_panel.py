@@ -48,10 +48,12 @@ def test_people_who_may_not_operate_the_fan_get_404(fan_host, django_user_model)
     c.force_login(django_user_model.objects.create_user("bob", password="pw"))
     assert c.get("/web/fan/").status_code == 404
     assert c.get("/web/fan/data").status_code == 404
+    assert 'href="/web/fan/"' not in c.get("/web/status/").content.decode()
     operator = django_user_model.objects.create_user("olga", password="pw")
     operator.groups.add(Group.objects.create(name="fan-operator"))
     c.force_login(operator)
     assert c.get("/web/fan/").status_code == 200
+    assert 'href="/web/fan/"' in c.get("/web/status/").content.decode()  # the header links the panel
 
 
 def test_the_data_has_the_on_periods_as_bands_and_each_nodes_temperatures(fan_host, store, staff):
