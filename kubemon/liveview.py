@@ -58,11 +58,15 @@ def totals_of(pods, allocatable, gpu_usage=None):
     """CPU (millicores), memory (bytes) and GPU usage, requests and limits of ``pods``, against
     ``allocatable`` ({"cpu", "memory", "gpu"}), and the pods per state.
 
-    Requests and limits count the pods that hold them (``HOLDING``); GPU usage is the busy
-    GPU-equivalents (utilisation x GPUs), of the whole cluster when ``gpu_usage`` is given."""
+    Requests and limits count the pods that hold them on a node, as ``kubectl describe node``
+    does (``HOLDING`` and bound to a node): a pending pod that no node can take asks for resources
+    but holds none, and counting it put the cluster at 164 % of its memory. Such pods' requests
+    are summed apart, in ``unscheduled``. GPU usage is the busy GPU-equivalents (utilisation x
+    GPUs), of the whole cluster when ``gpu_usage`` is given."""
     cpu = [0.0, 0.0, 0.0]
     memory = [0.0, 0.0, 0.0]
     gpu = [0.0, 0.0]
+    waiting = [0, 0.0, 0.0, 0.0]  # unscheduled pods: count, cpu, memory, gpu requests
     states = {}
     busy = 0.0
     for row in pods:
@@ -73,6 +77,12 @@ def totals_of(pods, allocatable, gpu_usage=None):
         if row[13] is not None:
             memory[0] += row[13]
         if state in HOLDING:
+            if not row[3]:
+                waiting[0] += 1
+                waiting[1] += row[11]
+                waiting[2] += row[14]
+                waiting[3] += row[16]
+                continue
             cpu[1] += row[11]
             cpu[2] += row[12]
             memory[1] += row[14]
@@ -89,6 +99,8 @@ def totals_of(pods, allocatable, gpu_usage=None):
         "gpu": {"usage": round(busy if gpu_usage is None else gpu_usage, 2), "requests": gpu[0], "limits": gpu[0],
                 "allocatable": allocatable.get("gpu")},
         "pods": states,
+        "unscheduled": {"pods": waiting[0], "cpu": round(waiting[1]), "memory": round(waiting[2]),
+                        "gpu": waiting[3]},
     }
 
 

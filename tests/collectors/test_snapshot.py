@@ -182,3 +182,19 @@ def test_the_gpu_cycle_keeps_the_latest_values_for_the_view(redis_db):
     view = publish_usage(redis_db, pods, usage, 1000)
     assert (_row(view, "a1")["gpu_util"], _node(view, "n1")["gpu_util"]) == (66, 66)
     assert 0 < redis_db.ttl(keys.GPU_LATEST) <= 60
+
+
+def test_totals_against_allocatable_leave_out_an_unscheduled_pod_and_show_its_demand_apart():
+    pods, usage, nodes = _inputs()
+    # the simulator's bigmem-analysis-0: pending, bound to no node, asking for 512 GiB
+    pods[("team-b", "bigmem-0")] = _pod("team-b", "bigmem-0", "", "pending", status="Pending", cpu=64000,
+                                        memory=512 * 2**30)
+    view, _ = build_view(pods, usage, nodes, {}, {}, GPUS, 1000)
+    # as kubectl describe node counts: only the non-terminated pods bound to a node
+    assert view["totals"]["cpu"] == {"usage": 600, "requests": 300, "limits": 600, "allocatable": 8000.0}
+    assert view["totals"]["memory"]["requests"] == 3 * 2**28
+    assert view["totals"]["pods"] == {"running": 1, "failed": 1, "pending": 2}
+    assert view["totals"]["unscheduled"] == {"pods": 1, "cpu": 64000, "memory": 512 * 2**30, "gpu": 0}
+    tenant = tenant_view(view, ["team-b"])
+    assert tenant["totals"]["memory"]["requests"] == 2 * 2**28
+    assert tenant["totals"]["unscheduled"]["memory"] == 512 * 2**30

@@ -314,10 +314,10 @@ function renderTotals() {
   const t = store.totals;
   if (!t) return;
   const cards = [
-    ["CPU", "cores", t.cpu, cores],
-    ["Memory", "", t.memory, bytes],
-    ["GPU", "GPUs", t.gpu, (v) => (v === null || v === undefined ? "—" : `${Math.round(v * 10) / 10}`)],
-  ].map(([title, unit, item, format]) => {
+    ["CPU", "cores", t.cpu, cores, "cpu"],
+    ["Memory", "", t.memory, bytes, "memory"],
+    ["GPU", "GPUs", t.gpu, (v) => (v === null || v === undefined ? "—" : `${Math.round(v * 10) / 10}`), "gpu"],
+  ].map(([title, unit, item, format, key]) => {
     const card = document.createElement("section");
     card.className = "total-card";
     const heading = document.createElement("h3");
@@ -327,6 +327,14 @@ function renderTotals() {
     of.textContent = `of ${format(item.allocatable)} ${unit} allocatable${store.scope === "tenant" ? " in the cluster (your share)" : ""}`;
     card.append(heading, bar("usage", item.usage, item.allocatable, format), bar("requests", item.requests, item.allocatable, format),
       bar("limits", item.limits, item.allocatable, format), of);
+    // Requests of pods no node has taken: demand, not held, so apart from the bars (docs/web.md).
+    const waiting = t.unscheduled;
+    if (waiting && waiting.pods && waiting[key]) {
+      const demand = document.createElement("p");
+      demand.className = "total-unscheduled";
+      demand.textContent = `+ ${format(waiting[key])} ${unit} requested by ${waiting.pods} unscheduled pod${waiting.pods === 1 ? "" : "s"}`;
+      card.append(demand);
+    }
     return card;
   });
   const states = document.createElement("section");
