@@ -6,6 +6,7 @@ the checkpoint keeps what is done: run the same command again to resume), 130 in
 """
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -150,8 +151,10 @@ class Command(BaseCommand):
                             skip_malformed=opts["skip_malformed"], resolution=opts["resolution"],
                             dry_run=opts["dry_run"])
         quiet = opts["quiet"] or opts["verbosity"] == 0
+        started = time.monotonic()
         try:
             importer.run(jobs, lambda total: Progress(total, stream=self.stderr._out, enabled=False if quiet else None))
+            read = time.monotonic()
             if not opts["dry_run"]:
                 finish.roll_raw_hours(store, checkpoint)
                 finish.build_tiers(store, checkpoint, now)
@@ -162,6 +165,10 @@ class Command(BaseCommand):
         checkpoint.data["finished"] = not opts["dry_run"]
         checkpoint.save()
         self.report(checkpoint, jobs, opts["dry_run"])
+        points = sum(job["points"] + job["hourly_points"] for job in checkpoint.data["jobs"].values())
+        self.stdout.write(f"done in {time.monotonic() - started:.1f} s: {points:,} points in {read - started:.1f} s "
+                          f"({points / max(read - started, 1e-9):,.0f} points/s), then the rollup and tiers in "
+                          f"{time.monotonic() - read:.1f} s")
         self.assign(checkpoint, opts)
 
     def resume_note(self, checkpoint):
