@@ -13,6 +13,7 @@ import time
 import orjson
 
 from kubemon import keys
+from kubemon.selfmetrics import count_cycle
 
 # --- the sources' clock (written by the usage cycle) ---
 
@@ -73,7 +74,10 @@ def get_health(redis):
 
 def save_cycle_report(redis, name, report):
     """Keep the last report (a dict) of the cycle ``name``, stamped with the wall time."""
-    redis.set(keys.CYCLE_REPORT + name, orjson.dumps({**report, "time": time.time()}))
+    pipe = redis.pipeline(transaction=False)
+    pipe.set(keys.CYCLE_REPORT + name, orjson.dumps({**report, "time": time.time()}))
+    count_cycle(pipe, name, report)  # /metrics' counters, in the same round trip
+    pipe.execute()
 
 
 # --- what the inventory cycle listed ---

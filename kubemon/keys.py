@@ -10,6 +10,7 @@ PREFIX = "kubemon:"
 # --- collection (collectors/) ---
 LOCK = PREFIX + "lock:"  # + cycle name: the lock that keeps a cycle from overlapping itself
 CYCLE_REPORT = PREFIX + "cycle:"  # + cycle name: the last run's report (JSON)
+SELF_METRICS = PREFIX + "selfmetrics"  # hash: the cycles' counters for /metrics (kubemon/selfmetrics.py)
 SAMPLING_STATE = PREFIX + "sampling:"  # + cycle name: previous sample of every series (JSON)
 SAMPLING_IN_DOUBT = PREFIX + "sampling-in-doubt:"  # + cycle name: set while a cycle writes before saving its state
 SOURCE_TIME = PREFIX + "source-time"  # [latest kubelet sample time, wall time it was seen]

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kubemon.requestmetrics.RequestMetricsMiddleware",  # first: times every request (/metrics)
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -295,6 +296,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 API_USERNAME = env_str("API_USERNAME", "")
 API_PASSWORD = env_str("API_PASSWORD", "")
 TEMPERATURE_PUSH_TOKEN = env_str("TEMPERATURE_PUSH_TOKEN", "")
+# `GET /metrics` (kubemon's own, docs/operations.md): scrapes send `Authorization: Bearer <token>`;
+# unset, the page is open under DEBUG only. PROMETHEUS_MULTIPROC_DIR (prometheus_client reads it at
+# import too) is a directory shared by the web server's worker processes, so one scrape sums them all.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
 
 # The cluster's name in the allocation API's rows (properties.cluster, aggregate=cluster); OpenCost's default.
 CLUSTER_NAME = env_str("CLUSTER_NAME", "cluster-one")

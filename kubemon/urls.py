@@ -7,6 +7,7 @@ from kubemon import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),  # kubemon's own, for Prometheus (docs/operations.md)
     path("admin/", admin.site.urls),
     path("k8s/collect/", include("api.temperature_urls")),
     path("k8s/fan/", include("fan.urls")),  # the legacy fan routes (fan/views.py)

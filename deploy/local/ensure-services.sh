@@ -40,6 +40,12 @@ if ! command -v pdftoppm >/dev/null 2>&1; then
   apt_install poppler-utils
 fi
 
+# tests/selfmetrics/test_prometheus_scrape.py has a real Prometheus scrape kubemon's /metrics.
+if ! command -v prometheus >/dev/null 2>&1; then
+  echo "installing Prometheus (Debian package prometheus) for the /metrics scrape test..."
+  apt_install prometheus
+fi
+
 redis_url=${REDIS_URL:-redis://127.0.0.1:6379/0}
 redis_host_port=${redis_url#redis://}; redis_host_port=${redis_host_port%%/*}
 redis_port=${redis_host_port##*:}
