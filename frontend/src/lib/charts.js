@@ -1,6 +1,7 @@
 // Time-series charts of the node and stats pages: uPlot over the JSON of metrics/series.py
 // ({step, times, series: [{name, values}], unit}). Shared by frontend/src/pages/node.js and stats.js.
 import uPlot from "uplot";
+import { joinShortGaps } from "./gaps.js";
 
 const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"];
 const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -42,9 +43,10 @@ function hasValues(series) {
   return series.some((line) => line.values.some((v) => v !== null && v !== undefined));
 }
 
-// uPlot's data: [times, values of each line]; null values leave gaps (no sample in the bucket).
+// uPlot's data: [times, values of each line]; null values leave gaps (no sample in the bucket),
+// except short runs between two samples, which are joined (lib/gaps.js).
 function toData(chart) {
-  return [chart.times, ...chart.series.map((line) => line.values)];
+  return [chart.times, ...chart.series.map((line) => joinShortGaps(line.values))];
 }
 
 function options(chart, width, extra = {}) {
