@@ -84,6 +84,7 @@ class Importer:
         self.dry_run, self.chunk_rows = dry_run, chunk_rows
         self.say = say or (lambda text: None)
         self.levels = {}
+        self._stream = None
 
     # --- the spans ---
     def level(self, source):
@@ -173,11 +174,11 @@ class Importer:
 
     def _spacing(self, job, level, start):
         """The usual spacing of the job's samples: ``--resolution``, else the median of the first
-        day that has samples, else the writer's default."""
+        hour that has samples (an hour: memory stays a chunk's), else the writer's default."""
         default = DEFAULT_SPACING.get(job.source.name, HEAPSTER_SPACING)
         if self.resolution and job.source.name not in DEFAULT_SPACING:
             return float(self.resolution)
-        first = self.legacy.chunk(job.source, level, start, min(start + HOUR * 24, self.until))
+        first = self.legacy.chunk(job.source, level, start, min(start + HOUR, self.until))
         return sampling.usual_spacing(sampling.gather(job.source, first, skip_malformed=True), default)
 
     def _warm_up(self, job, level, spacing, start):
@@ -214,31 +215,48 @@ class Importer:
                 self.store.backlog.mark(range(_s(start), _s(stop), 3600))
         written = 0
         batch = []
-        for key, rows in gathered.series.items():
-            samples = spacing.intervals(key, rows)
-            if job.field is not None:
-                batch += writer.allocation_points(job.field, source, key, samples, requests.get(key, {}),
-                                                  job.factors, hourly)
-            else:
-                batch += (writer.hourly_points if hourly else writer.raw_points)(source, key, samples)
-            if len(batch) >= WRITE_BATCH:
-                written += self._write(job, batch, policy, start)
-                batch = []
-        written += self._write(job, batch, policy, start)
+        # Two writer threads take the batches while the next series are turned into points; the
+        # chunk counts as done only once they have all been written (``close``).
+        self._stream = None if self.dry_run else self.store.streaming_write(policy, precision="ms")
+        try:
+            for key, rows in gathered.series.items():
+                samples = spacing.intervals(key, rows)
+                if job.field is not None:
+                    batch += writer.allocation_points(job.field, source, key, samples, requests.get(key, {}),
+                                                      job.factors, hourly)
+                else:
+                    batch += (writer.hourly_points if hourly else writer.raw_points)(source, key, samples)
+                if len(batch) >= WRITE_BATCH:
+                    written += self._write(job, batch, policy, start)
+                    batch = []
+            written += self._write(job, batch, policy, start)
+        finally:
+            report = self._close(job, start)
+        if report is not None and (report.rejected or report.skipped):
+            raise LegacyImportError(
+                f"kubemon's InfluxDB refused {report.rejected + report.skipped} of {written} points of "
+                f"{job.name} from {start:%Y-%m-%d %H:%M}: {'; '.join(report.errors) or 'unwritable values'}")
         state["hourly_points" if hourly else "points"] += written
         return gathered.rows, written
 
     def _write(self, job, points, policy, start):
-        if not points or self.dry_run:
-            return len(points)
+        """Hand ``points`` to the chunk's writers; returns how many."""
+        if points and self._stream is not None:
+            lines = self.store.serialize(points)
+            if len(lines) < len(points):
+                raise LegacyImportError(f"{len(points) - len(lines)} points of {job.name} from "
+                                        f"{start:%Y-%m-%d %H:%M} cannot be written as line protocol")
+            self._stream.add(lines)
+        return len(points)
+
+    def _close(self, job, start):
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return None
         try:
-            report = self.store.write(points, policy=policy, precision="ms")
+            return stream.close()
         except TimeseriesUnavailable as exc:
             raise LegacyImportError(f"kubemon's InfluxDB at {self.store.url} is unreachable: {exc}") from None
         except TimeseriesError as exc:
-            raise LegacyImportError(f"kubemon's InfluxDB refused points of {job.name}: {exc}") from None
-        if report.rejected or report.skipped:
-            raise LegacyImportError(
-                f"kubemon's InfluxDB refused {report.rejected + report.skipped} of {len(points)} points of "
-                f"{job.name} from {start:%Y-%m-%d %H:%M}: {'; '.join(report.errors) or 'unwritable values'}")
-        return report.written
+            raise LegacyImportError(f"kubemon's InfluxDB refused points of {job.name} from "
+                                    f"{start:%Y-%m-%d %H:%M}: {exc}") from None

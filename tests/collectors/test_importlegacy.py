@@ -335,3 +335,40 @@ class ResumeTests(BaseTestCase):
                                                        "timeEndInterval": (RECENT + 30 * DAY).strftime("%Y-%m-%d"),
                                                        "agg": "pod-by-namespace", "namespace": "alpha-dev"})
         self.assertEqual({r["pod_name"]: r["sum"] for r in response.json()}, pytest.approx(expected, rel=1e-12))
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("imported_once")
+class SignalTests(BaseTestCase):
+    def test_ctrl_c_on_the_command_exits_130_and_the_next_run_finishes_the_same_import(self):
+        import json
+        import os
+        import signal
+        import subprocess
+        import sys
+        import time
+
+        from django.conf import settings
+
+        checkpoint = Path(tempfile.mkdtemp(prefix="importlegacy-")) / "checkpoint.json"
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "KUBEMON_TEST_INFLUXDB_URL":
+               settings.INFLUXDB_URL, "INFLUXDB_RAW_RETENTION": "16d"}
+        command = [sys.executable, "manage.py", "importlegacy", "--url", self.legacy.url, "--quiet",
+                   "--checkpoint", str(checkpoint), *SUBSET]
+        with override_settings(INFLUXDB_RAW_RETENTION="16d"):
+            store = fresh_kubemon()
+            child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if checkpoint.exists() and json.loads(checkpoint.read_text())["jobs"].get("cpu/usage_rate", {}).get(
+                        "done_until"):
+                    break
+                time.sleep(0.05)
+            child.send_signal(signal.SIGINT)
+            _, err = child.communicate(timeout=60)
+            self.assertEqual(child.returncode, 130, err)
+            self.assertIn("interrupted: what is done is in the checkpoint", err)
+            self.assertFalse(json.loads(checkpoint.read_text())["finished"])
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertEqual(point_counts(store), self.once)
