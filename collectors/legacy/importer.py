@@ -76,13 +76,12 @@ def _s(moment):
 
 class Importer:
     def __init__(self, legacy, store, checkpoint, *, since, until, raw_from, hourly_from, label=None,
-                 skip_malformed=False, resolution=None, dry_run=False, say=None, chunk_rows=CHUNK_ROWS):
+                 skip_malformed=False, resolution=None, dry_run=False, chunk_rows=CHUNK_ROWS):
         self.legacy, self.store, self.checkpoint = legacy, store, checkpoint
         self.since, self.until = since, until
         self.raw_from, self.hourly_from = raw_from, hourly_from
         self.label, self.skip_malformed, self.resolution = label, skip_malformed, resolution
         self.dry_run, self.chunk_rows = dry_run, chunk_rows
-        self.say = say or (lambda text: None)
         self.levels = {}
         self._stream = None
 
