@@ -115,8 +115,13 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
+    import os
+
     from deploy.local.influxdb_server import InfluxServer
 
+    # Building the tiers of a month is one long statement per two days: on a loaded machine it
+    # outlasts the default 10 s timeout (the rollup task builds them a few hours at a time).
+    os.environ.setdefault("INFLUXDB_TIMEOUT", "300")
     influx = InfluxServer().start()
     workdir = tempfile.mkdtemp(prefix="kubemon-bench-statement-")
     connection = None
