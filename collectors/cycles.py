@@ -6,6 +6,7 @@ the cycle fast and marks the cluster health unknown; the next cycle retries.
 """
 
 import contextlib
+import functools
 import gc
 import logging
 import time
@@ -15,7 +16,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from collectors import gpu as gpu_collector
-from collectors import inventory, rollup, snapshot, tiers
+from collectors import inventory, rollup, shards, snapshot, tiers
 from collectors.failures import influxdb_failure, redis_failure
 from collectors.gpulatest import remember_gpus
 from collectors.kube import get_kube, get_pod_watch
@@ -24,7 +25,7 @@ from collectors.podspec import index_pods
 from collectors.rollup import rollup_recent
 from collectors.staterebuild import load_sampling
 from collectors.temperature import flush_temperatures, node_exporter_urls, scrape_node_exporters
-from collectors.usage import collect_pod_usage
+from collectors.usage import UsageResult, collect_pod_usage
 from kubemon import keys
 from kubemon.cluster import (
     record_inventory,
@@ -62,6 +63,7 @@ class CycleReport:
             "points": self.points, "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             **({"pods_from": self.pods_from} if self.pods_from else {}),
             "written": self.write.written, "spooled": self.write.spooled, "replayed": self.write.replayed,
+            "rejected": self.write.rejected,
         }
 
 
@@ -96,7 +98,8 @@ def _count(points):
 
 
 def _schedule(name):
-    return settings.COLLECT_SCHEDULE.get(name) or 15.0
+    # A shard ("usage/2of4") or the sharded cycle's dispatch ("usage/dispatch") runs on its cycle's schedule.
+    return settings.COLLECT_SCHEDULE.get(name.partition("/")[0]) or 15.0
 
 
 def _finish(redis, report):
@@ -181,19 +184,37 @@ def _pod_index(kube, pod_watch, report):
     return pods
 
 
-def _usage(report, kube, store, redis, pod_watch=None):
-    pods = _pod_index(kube, pod_watch, report)
+def _node_names(kube, report):
     started = time.perf_counter()
     nodes_raw = kube.list_nodes()
     node_names = [n["metadata"]["name"] for n in nodes_raw if n.get("metadata", {}).get("name")]
     del nodes_raw
     report.seconds["fetch_lists"] = report.seconds.get("fetch_lists", 0.0) + time.perf_counter() - started
+    return node_names
+
+
+def _usage(report, kube, store, redis, pod_watch=None, node_names=None, shard=None, keep=None, pods=None):
+    """The usage cycle over every node, or over one shard's (``shard``, collectors/shards.py):
+    then with the shard's own sampling state and running sums, and the live snapshot left to the
+    shard that completes the cycle (``keep`` receives this shard's result and pod index for it)."""
+    if pods is None:
+        pods = _pod_index(kube, pod_watch, report)
+    if shard is not None:
+        node_names = list(shard.nodes)
+        wanted = set(node_names)
+        if keep is not None:
+            keep["pods"] = pods  # the whole index, for the snapshot if this shard completes the cycle
+        pods = {key: info for key, info in pods.items() if info.node in wanted}
+    elif node_names is None:
+        node_names = _node_names(kube, report)
+    name = shard.name if shard is not None else "usage"
+    sums_shard = shard.label if shard is not None else None
     schedule = _schedule("usage")
     started = time.perf_counter()
-    sampling = load_sampling(redis, store, "usage", cap_seconds=settings.COLLECT_GAP_LIMIT_SECONDS,
-                             nominal_seconds=schedule)
+    sampling = load_sampling(redis, store, name, cap_seconds=settings.COLLECT_GAP_LIMIT_SECONDS,
+                             nominal_seconds=schedule, kind="usage")
     state_seconds = time.perf_counter() - started
-    sampling.begin(redis, name="usage")
+    sampling.begin(redis, name=name)
     stream = store.streaming_write()
     sums = OpenHourSums()
 
@@ -213,10 +234,14 @@ def _usage(report, kube, store, redis, pod_watch=None):
     started = time.perf_counter()
     previous_cycle = sampling.cycles[-1] if sampling.cycles else None
     if sampling.in_doubt:
-        break_open_hours(redis, stamp)
-    sampling.save(redis, stamp, name="usage",
-                  also=lambda pipe: sums.save(redis, pipe, stamp, previous_cycle, sampling.usual))
+        break_open_hours(redis, stamp, sums_shard)
+    sampling.save(redis, stamp, name=name,
+                  also=lambda pipe: sums.save(redis, pipe, stamp, previous_cycle, sampling.usual, sums_shard))
     report.seconds["state"] = state_seconds + time.perf_counter() - started
+    if shard is not None:
+        if keep is not None:
+            keep["result"] = result
+        return
     if result.sample_time:
         record_source_time(redis, result.sample_time)
     started = time.perf_counter()
@@ -299,8 +324,77 @@ def _spool(report, kube, store, redis, pod_watch=None):
     report.write.replayed = store.replay()
 
 
-def run_usage_cycle(**kwargs):
-    return _run("usage", _usage, needs=("kube", "pods"), **kwargs)
+def _usage_dispatch(report, kube, store, redis, pod_watch=None, dispatch=None):
+    """Split the nodes into shards (``COLLECT_USAGE_SHARDS``) and hand them to ``dispatch``
+    (Celery: one task each), or run them here one after the other (``manage.py collect --once``),
+    which then share one pod index. The Celery shards take theirs from their workers' watches."""
+    pods = _pod_index(kube, pod_watch, report) if dispatch is None else None
+    node_names = _node_names(kube, report)
+    count = shards.shard_count(len(node_names))
+    if count == 1:
+        return _usage(report, kube, store, redis, pod_watch, node_names=node_names, pods=pods)
+    report.name = "usage/dispatch"
+    planned, missing = shards.plan(redis, node_names, count)
+    report.points = {"shards": count}
+    if missing:
+        # The previous cycle never finished: its report is this one, naming the shards it lacks.
+        report.error = f"the previous usage cycle's shards {', '.join(missing)} did not report"
+        save_cycle_report(redis, "usage", {"name": "usage", "ok": False, "skipped": False, "failure": "shards",
+                                           "error": report.error, "missing_shards": missing, "points": {},
+                                           "seconds": {}, "shards": {"count": count, "missing": missing}})
+    if dispatch is not None:
+        dispatch(planned)
+        return
+    errors = []
+    for shard in planned:
+        part = run_usage_shard(shard, pods=pods, kube=kube, store=store, redis=redis, pod_watch=pod_watch or False)
+        for measurement, value in part.points.items():
+            report.points[measurement] = report.points.get(measurement, 0) + value
+        report.write.merge(part.write)
+        if part.skipped or not part.ok:
+            errors.append(f"shard {shard.label}: {part.error or 'skipped'}")
+            report.failure = report.failure or part.failure
+    if errors:
+        report.ok = False
+        report.error = "; ".join(errors)
+
+
+def run_usage_cycle(dispatch=None, **kwargs):
+    """The usage cycle, sharded unless ``COLLECT_USAGE_SHARDS`` is 1 (collectors/shards.py)."""
+    if settings.COLLECT_USAGE_SHARDS == 1:
+        return _run("usage", _usage, needs=("kube", "pods"), **kwargs)
+    return _run("usage", functools.partial(_usage_dispatch, dispatch=dispatch), needs=("kube", "pods"), **kwargs)
+
+
+def run_usage_shard(shard, pods=None, **kwargs):
+    """One shard of a sharded usage cycle; the shard that completes the cycle finishes it.
+    ``pods``: the pod index, when the caller has one (else the worker's watch, or a list)."""
+    keep = {}
+    body = functools.partial(_usage, shard=shard, keep=keep, pods=pods)
+    report = _run(shard.name, body, needs=("kube", "pods"), **kwargs)
+    redis = kwargs.get("redis") or get_redis()
+    result = keep.get("result")
+    try:
+        entries = shards.report_shard(redis, shard, report.as_dict(), result and result.pod_usage,
+                                      result and result.node_usage, result.sample_time if result else 0)
+        if entries is not None:
+            _finish_sharded(redis, shard.count, entries, keep.get("pods"))
+    except RedisError as exc:
+        _fail(report, "redis", redis_failure(exc, redis))
+    return report
+
+
+def _finish_sharded(redis, count, entries, pods):
+    """Every shard has reported: save the cycle's report, move the sources' clock, publish the live view."""
+    save_cycle_report(redis, "usage", shards.merge_reports(entries, count))
+    pod_usage, node_usage, sample_time = shards.merged_usage(entries)
+    if sample_time:
+        record_source_time(redis, sample_time)
+    if pods is None:
+        log.warning("the usage cycle's last shard has no pod index: no live snapshot this cycle")
+        return
+    usage = UsageResult(pod_usage=pod_usage, node_usage=node_usage, sample_time=sample_time)
+    snapshot.publish_usage(redis, pods, usage, sample_time or source_now(redis))
 
 
 def run_inventory_cycle(**kwargs):

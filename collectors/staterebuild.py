@@ -123,15 +123,19 @@ def rebuild_entries(store, name, since):
     return entries(store.query_many(statements(), params={"since": int(since) * 10**9}, epoch="s"))
 
 
-def load_sampling(redis, store, name, cap_seconds, nominal_seconds):
-    """The cycle's ``SamplingState`` from Redis, rebuilt from InfluxDB when Redis has none."""
+def load_sampling(redis, store, name, cap_seconds, nominal_seconds, kind=None):
+    """The cycle's ``SamplingState`` from Redis, rebuilt from InfluxDB when Redis has none.
+
+    ``kind`` is what the state samples (``usage``, ``gpu``) when ``name`` is a shard's
+    (``usage/2of4``): a rebuild then takes every series, and the shard uses its nodes' ones (the
+    others are forgotten after a day unseen, ``sampling.FORGET_AFTER_SECONDS``)."""
     state = SamplingState.load(redis, cap_seconds, nominal_seconds, name=name)
     if state.found:
         return state
     why = "was left in doubt by a cycle that died before saving it" if state.in_doubt else "was missing from Redis"
     since = source_now(redis) - LOOKBACK_SECONDS
     try:
-        state.entries = rebuild_entries(store, name, since)
+        state.entries = rebuild_entries(store, kind or name, since)
     except TimeseriesError as exc:
         # Charging from the doubtful state could count the dead cycle's interval twice; from
         # scratch, each series stands for one nominal period.

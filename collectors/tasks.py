@@ -4,14 +4,32 @@ Tasks take no arguments and are idempotent: re-running a cycle over the same sou
 rewrites the same points (DESIGN §3).
 """
 
-from celery import shared_task
+from celery import group, shared_task
+from django.conf import settings
 
 from collectors import cycles
+from collectors.shards import Shard
 
 
 @shared_task(name="collectors.tasks.collect_usage", ignore_result=True)
 def collect_usage():
-    return cycles.run_usage_cycle().as_dict()
+    return cycles.run_usage_cycle(dispatch=_dispatch_shards).as_dict()
+
+
+def _dispatch_shards(planned):
+    """One task per shard, as a group; a shard not started within a few cycles is dropped (the
+    next cycle's shard covers its nodes' time, as after any failed cycle)."""
+    expires = max(settings.COLLECT_SCHEDULE.get("usage") or 15.0, 1.0) * 4
+    group(collect_usage_shard.si(s.cycle, s.index, s.count, list(s.nodes)) for s in planned).apply_async(
+        expires=expires)
+
+
+# Acks late and rejected when its worker dies (the settings' defaults, said again because a lost
+# shard must come back): the broker redelivers it, and it rebuilds and rewrites only its own part.
+@shared_task(name="collectors.tasks.collect_usage_shard", ignore_result=True, acks_late=True,
+             reject_on_worker_lost=True)
+def collect_usage_shard(cycle, index, count, nodes):
+    return cycles.run_usage_shard(Shard(cycle, index, count, tuple(nodes))).as_dict()
 
 
 @shared_task(name="collectors.tasks.collect_inventory", ignore_result=True)

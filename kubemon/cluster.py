@@ -80,6 +80,12 @@ def save_cycle_report(redis, name, report):
     pipe.execute()
 
 
+def get_cycle_report(redis, name):
+    """The last report saved for cycle ``name``, or None."""
+    raw = redis.get(keys.CYCLE_REPORT + name)
+    return orjson.loads(raw) if raw else None
+
+
 # --- what the inventory cycle listed ---
 
 

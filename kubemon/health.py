@@ -40,6 +40,26 @@ def cluster_status():
         return {"status": "unknown", "detail": str(exc)}
 
 
+def collection_status():
+    """The sharded usage cycle's layout and the shards its previous cycle never heard from
+    (collectors/shards.py); ``{}`` when the cycle is not sharded."""
+    import orjson
+
+    from kubemon import keys
+    from kubemon.redis import get_redis
+
+    try:
+        raw = get_redis().get(keys.USAGE_SHARDS)
+    except Exception as exc:  # noqa: BLE001
+        return {"status": "unknown", "detail": str(exc)}
+    if not raw:
+        return {}
+    last = orjson.loads(raw)
+    missing = last.get("previous_missing") or []
+    return {"usage": {"shards": last["count"], "dispatched": last["time"], "missing_shards": missing,
+                      "status": "incomplete" if missing else "ok"}}
+
+
 def dependency_report():
     """Each dependency's status; ``ok`` is False when any of them is down.
 
@@ -49,4 +69,7 @@ def dependency_report():
     report = {"database": database_status(), "redis": redis_status(), "influxdb": influxdb_status()}
     ok = all(part["status"] == "ok" for part in report.values())
     report["cluster"] = cluster_status()
+    collection = collection_status()
+    if collection:
+        report["collection"] = collection  # informative, like the cluster: a lost shard is retried
     return ok, report

@@ -11,6 +11,8 @@ PREFIX = "kubemon:"
 LOCK = PREFIX + "lock:"  # + cycle name: the lock that keeps a cycle from overlapping itself
 CYCLE_REPORT = PREFIX + "cycle:"  # + cycle name: the last run's report (JSON)
 SELF_METRICS = PREFIX + "selfmetrics"  # hash: the cycles' counters for /metrics (kubemon/selfmetrics.py)
+USAGE_SHARDS = PREFIX + "usage-shards"  # the sharded usage cycle dispatched last: id, shard count, time (JSON)
+USAGE_SHARDS_DONE = PREFIX + "usage-shards:done:"  # + cycle id: hash, shard "<i>of<n>" -> its report and usage
 SAMPLING_STATE = PREFIX + "sampling:"  # + cycle name: previous sample of every series (JSON)
 SAMPLING_IN_DOUBT = PREFIX + "sampling-in-doubt:"  # + cycle name: set while a cycle writes before saving its state
 SOURCE_TIME = PREFIX + "source-time"  # [latest kubelet sample time, wall time it was seen]
@@ -35,6 +37,7 @@ ROLLUP_LATE_HOURS = PREFIX + "rollup:late-hours"  # hours written after their ro
 ROLLUP_DAY_GENERATION = PREFIX + "rollup:generation:"  # + YYYY-MM-DD: bumped when the day's rollup changes
 ROLLUP_LAST_AUDIT = PREFIX + "rollup:last-audit"  # wall time of the last raw-vs-rollup comparison
 OPEN_HOUR = PREFIX + "open-hour:"  # + hour epoch: running sums of an hour not yet settled (JSON)
+OPEN_HOUR_LAYOUTS = PREFIX + "open-hour-layouts:"  # + hour epoch: set of the shard counts that summed it
 NAMESPACE_TIER_SINCE = PREFIX + "tiers:namespace-since"  # epoch s: the namespace tier is whole from this hour on
 NAMESPACE_TIER_FILLED = PREFIX + "tiers:namespace-filled"  # the "since" at which no older hourly rollup was left
 

@@ -17,6 +17,12 @@ document is *whole* only if the cycles summed every sample of its hour:
 - a cycle whose state was in doubt (a killed run may have written points without summing them)
   marks the open documents broken, as does a Redis without them (restarted empty).
 
+A sharded usage cycle (``COLLECT_USAGE_SHARDS``, collectors/shards.py) keeps one document per
+shard and hour (``kubemon:open-hour:<hour epoch>/<i>of<n>``), each whole or not by its own
+shard's cycles, and adds its layout (``<n>``, or ``1`` unsharded) to the hour's layout set;
+``open_hour`` merges the shards' documents and calls the hour whole only if it had one layout
+and every shard's document is there and whole.
+
 Readers fall back to raw data for an hour whose document is missing or broken. Other writers'
 samples (Telegraf's) are not in the sums: with such writers, set ``API_OPEN_HOUR_SUMS`` off.
 """
@@ -129,14 +135,17 @@ class OpenHourSums:
             namespaces[namespace] = sums if previous is None else _merge(previous, sums)
         return namespaces
 
-    def save(self, redis, pipe, slot, previous_cycle, usual):
+    def save(self, redis, pipe, slot, previous_cycle, usual, shard=None):
         """Queue on ``pipe`` the documents with this cycle's sums merged in, unless they already
         hold ``slot``. ``previous_cycle`` (the sample time of the cycle before, or None) and
-        ``usual`` (the usual spacing) decide whether a new hour's document starts whole."""
+        ``usual`` (the usual spacing) decide whether a new hour's document starts whole.
+        ``shard`` (``"<i>of<n>"``) names a sharded cycle's shard: its own documents."""
         if not self.hours:
             return
         hours = sorted(self.hours)
-        stored = redis.mget([_key(hour) for hour in hours])
+        for hour in hours:
+            _note_layout(pipe, hour, shard)
+        stored = redis.mget([_key(hour, shard) for hour in hours])
         for hour, raw in zip(hours, stored, strict=True):
             doc = orjson.loads(raw) if raw else None
             if doc is not None and doc.get("columns") != list(COLUMNS):
@@ -154,32 +163,67 @@ class OpenHourSums:
                 for group, sums in groups.items():
                     previous = stored_groups.get(group)
                     stored_groups[group] = sums if previous is None else _merge(previous, sums)
-            pipe.set(_key(hour), orjson.dumps(doc), ex=KEEP_SECONDS)
+            pipe.set(_key(hour, shard), orjson.dumps(doc), ex=KEEP_SECONDS)
 
 
-def _key(hour):
-    return f"{keys.OPEN_HOUR}{hour}"
+def _key(hour, shard=None):
+    return f"{keys.OPEN_HOUR}{hour}" + (f"/{shard}" if shard else "")
+
+
+def _note_layout(pipe, hour, shard):
+    """Add the cycle's layout to the hour's set: ``1`` unsharded, else the shard count."""
+    layout = _layout_key(hour)
+    pipe.sadd(layout, shard.partition("of")[2] if shard else "1")
+    pipe.expire(layout, KEEP_SECONDS)
+
+
+def _layout_key(hour):
+    return f"{keys.OPEN_HOUR_LAYOUTS}{hour}"
 
 
 def _empty(whole):
     return {"whole": whole, "columns": list(COLUMNS), "slots": [], "until": 0, "namespaces": {}, "pods": {}}
 
 
-def break_open_hours(redis, now):
+def break_open_hours(redis, now, shard=None):
     """Mark the documents of the hours around ``now`` broken, existing or not yet (a cycle's
-    points may be in InfluxDB and missing from the sums)."""
+    points may be in InfluxDB and missing from the sums); ``shard``: that shard's documents."""
     hour = int(now) // HOUR_SECONDS * HOUR_SECONDS
     broken = orjson.dumps(_empty(whole=False))
     pipe = redis.pipeline(transaction=True)
     for start in range(hour - 3 * HOUR_SECONDS, hour + 2 * HOUR_SECONDS, HOUR_SECONDS):
-        pipe.set(_key(start), broken, ex=KEEP_SECONDS)
+        pipe.set(_key(start, shard), broken, ex=KEEP_SECONDS)
+        _note_layout(pipe, start, shard)
     pipe.execute()
 
 
+def _usable(doc):
+    return doc is not None and doc.get("whole") and doc.get("columns") == list(COLUMNS)
+
+
 def open_hour(redis, hour):
-    """The document of ``hour`` (epoch seconds) if it is whole, else None."""
-    raw = redis.get(_key(hour))
-    if not raw:
+    """The document of ``hour`` (epoch seconds) if it is whole, else None; a sharded hour's
+    documents merged into one."""
+    raw, layouts = redis.pipeline(transaction=False).get(_key(hour)).smembers(_layout_key(hour)).execute()
+    layouts = {value.decode() if isinstance(value, bytes) else value for value in layouts}
+    if raw or not layouts or layouts == {"1"}:
+        # Unsharded (a document from before the layouts were noted has none): it must be the only layout.
+        doc = orjson.loads(raw) if raw else None
+        return doc if _usable(doc) and layouts <= {"1"} else None
+    if len(layouts) != 1:
+        return None  # the shard count changed within the hour: no layout summed all of it
+    count = int(next(iter(layouts)))
+    docs = [orjson.loads(raw) if raw else None
+            for raw in redis.mget([_key(hour, f"{i}of{count}") for i in range(1, count + 1)])]
+    if not all(_usable(doc) for doc in docs):
         return None
-    doc = orjson.loads(raw)
-    return doc if doc.get("whole") and doc.get("columns") == list(COLUMNS) else None
+    merged = _empty(whole=True)
+    merged["slots"] = sorted(set(docs[0]["slots"]).intersection(*(doc["slots"] for doc in docs[1:])))
+    merged["until"] = max(doc["until"] for doc in docs)  # every sample any shard summed is before it
+    for doc in docs:
+        for level in ("pods", "namespaces"):
+            into = merged[level]
+            for group, sums in doc[level].items():
+                previous = into.get(group)
+                into[group] = sums if previous is None else _merge(previous, sums)
+    return merged

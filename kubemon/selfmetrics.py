@@ -46,10 +46,12 @@ _WRITE_FIELDS = ("written", "spooled", "replayed", "rejected")
 def count_cycle(pipe, name, report):
     """Add one cycle report's figures to the counters, on ``pipe`` (a Redis pipeline).
 
-    ``report`` is ``CycleReport.as_dict()``; a shard's report (``shard`` set) counts under its cycle.
+    ``report`` is ``CycleReport.as_dict()``; a shard's (``usage/2of4``) counts under its own name.
     """
     outcome = "skipped" if report.get("skipped") else ("ok" if report.get("ok") else "failed")
     pipe.hincrby(keys.SELF_METRICS, f"runs\t{name}\t{outcome}", 1)
+    if report.get("shards"):
+        return  # a sharded cycle's merged report: its shards ("usage/2of4") counted their figures
     for field in _WRITE_FIELDS:
         value = int(report.get(field) or 0)
         if value:
