@@ -28,10 +28,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.auth.backends import ModelBackend
 from django.utils.crypto import constant_time_compare
 
 from kubemon import keys
 from kubemon.redis import get_async_redis
+from web.access import SESSION_KEY as TENANT_SESSION_KEY
 from web.access import scope_for, session_group
 from web.livedata import decode_view, group_for, needs_full_views, scope_key, view_for_scope
 from web.livesignals import user_group
@@ -57,6 +59,7 @@ class _Cache:
         self.texts = {}  # (seq, scope key) -> text
         self.deltas = {}  # group -> (seq, future of the text)
         self.checks = {}  # session key -> (monotonic time, future of (user, scope))
+        self.batch = {}  # session key -> future, the checks asked for in this turn of the loop
 
     async def view_text(self, scope):
         async with self.lock:
@@ -74,15 +77,39 @@ class _Cache:
 
     async def scope_of(self, session_key):
         """``_current_scope`` of a session, asked at most once a second per session and worker:
-        the sockets of one session (tabs, and every socket at a cycle's notice) share one answer."""
+        the sockets of one session (tabs, and every socket at a cycle's notice) share one answer.
+
+        The sessions asked for in one turn of the event loop (every socket woken by a cycle's
+        notice) are checked together, in one thread hop and a few queries
+        (``_current_scopes``): one hop and four queries per session were most of a 500-socket
+        fan-out (docs/benchmarks.md)."""
         now = time.monotonic()
         entry = self.checks.get(session_key)
         if entry is None or now - entry[0] >= ACCESS_TTL_SECONDS:
             if len(self.checks) > 10_000:
                 self.checks = {k: v for k, v in self.checks.items() if now - v[0] < ACCESS_TTL_SECONDS}
-            entry = (now, asyncio.ensure_future(_current_scope(session_key)))
+            entry = (now, asyncio.get_running_loop().create_future())
             self.checks[session_key] = entry
+            if not self.batch:
+                asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._check_batch()))
+            self.batch[session_key] = entry[1]
         return await asyncio.shield(entry[1])
+
+    async def _check_batch(self):
+        batch, self.batch = self.batch, {}
+        try:
+            answers = await _current_scopes(list(batch))
+        except Exception as exc:  # noqa: BLE001  (each waiting socket sees the error and closes 1011)
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(exc)
+            for key, future in batch.items():
+                if self.checks.get(key, (None, None))[1] is future:
+                    del self.checks[key]  # not cached: the next send asks again
+            return
+        for key, future in batch.items():
+            if not future.done():
+                future.set_result(answers.get(key, (None, None)))
 
     def forget(self, session_key):
         self.checks.pop(session_key, None)
@@ -203,13 +230,17 @@ def _cache():
     return cache
 
 
-def _session_user(store):
+def _session_user(store, get_user=None):
     """The user a session store names, as ``django.contrib.auth.get_user`` finds it for a request:
-    None without one, with an unknown backend, or when the password changed since the login."""
+    None without one, with an unknown backend, or when the password changed since the login.
+    ``get_user(backend path, user id)`` replaces the backend's lookup (a batch's)."""
     user_id, backend_path = store.get(auth.SESSION_KEY), store.get(auth.BACKEND_SESSION_KEY)
     if user_id is None or backend_path not in settings.AUTHENTICATION_BACKENDS:
         return None
-    user = auth.load_backend(backend_path).get_user(user_id)
+    if get_user is not None:
+        user = get_user(backend_path, user_id)
+    else:
+        user = auth.load_backend(backend_path).get_user(user_id)
     if user is None or not hasattr(user, "get_session_auth_hash"):
         return user
     stored = store.get(auth.HASH_SESSION_KEY) or ""
@@ -220,7 +251,54 @@ def _session_user(store):
 
 
 @database_sync_to_async
-def _current_scope(session_key):
+def _current_scopes(session_keys):
+    """``{session key: (user, AccessScope) or (None, None)}``: ``_current_scope`` of many sessions
+    at once. With the database session store, the sessions and their users are read in one query
+    each (rather than three per session) and ``scope_for`` runs once per user and tenant
+    selection; the rule is the same function's, ``_session_user`` and ``scope_for``."""
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+        return {key: _current_scope_sync(key) for key in session_keys}
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    decoder = import_module(settings.SESSION_ENGINE).SessionStore()
+    rows = Session.objects.filter(session_key__in=session_keys, expire_date__gt=timezone.now())
+    stores = {row.session_key: decoder.decode(row.session_data) for row in rows}
+    users = _BatchUsers(store.get(auth.SESSION_KEY) for store in stores.values())
+    answers, scopes = {}, {}
+    for key in session_keys:
+        store = stores.get(key)
+        user = _session_user(store, users.get) if store is not None else None
+        if user is None or not user.is_active:
+            answers[key] = (None, None)
+            continue
+        selection = (user.pk, repr(store.get(TENANT_SESSION_KEY)))
+        if selection not in scopes:
+            scopes[selection] = scope_for(user, store)
+        answers[key] = (user, scopes[selection])
+    return answers
+
+
+class _BatchUsers:
+    """The users of a batch of sessions, read in one query when the backend is Django's model
+    backend; any other backend is asked user by user, as ``auth.get_user`` would."""
+
+    def __init__(self, ids):
+        self.ids = {str(i) for i in ids if i is not None}
+        self.found = None
+
+    def get(self, backend_path, user_id):
+        backend = auth.load_backend(backend_path)
+        if type(backend) is not ModelBackend:
+            return backend.get_user(user_id)
+        if self.found is None:
+            model = auth.get_user_model()
+            self.found = {str(u.pk): u for u in model._default_manager.filter(pk__in=list(self.ids))}
+        user = self.found.get(str(user_id))
+        return user if user is not None and backend.user_can_authenticate(user) else None
+
+
+def _current_scope_sync(session_key):
     """``(user, AccessScope)`` from the session as it is now in the session store, or ``(None, None)``
     when it is gone (logged out, expired) or no longer names an active user."""
     if not session_key:
@@ -232,6 +310,9 @@ def _current_scope(session_key):
     if user is None or not user.is_active:
         return None, None
     return user, scope_for(user, store)
+
+
+_current_scope = database_sync_to_async(_current_scope_sync)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):

@@ -230,3 +230,42 @@ async def test_logging_out_in_another_client_closes_the_socket(people, redis_db)
     assert response.status_code in (200, 302)
     assert await closed_with(communicator) == 4401
     await communicator.disconnect()
+
+
+async def test_the_sockets_woken_by_one_cycle_are_checked_together_and_each_loses_only_its_own_access(
+        people, redis_db, monkeypatch):
+    from django.contrib.sessions.models import Session
+
+    from web import consumers
+
+    batches = []
+    checked = consumers._current_scopes
+
+    async def counting(keys):
+        batches.append(sorted(keys))
+        return await checked(keys)
+
+    monkeypatch.setattr(consumers, "_current_scopes", counting)
+    pods, usage, nodes = _cluster()
+    await publish(redis_db, pods, usage, nodes, 1000, people)
+    sockets = {}
+    for label, user in (("alice", people.alice), ("bob", people.bob), ("charlie", people.charlie),
+                        ("charlie-2", people.charlie)):
+        communicator, connected, _, client = await connect(user)
+        assert connected, label
+        await receive(communicator)
+        sockets[label] = (communicator, client.cookies["sessionid"].value)
+    # No signal for either: a queryset delete of a session row and a queryset update of a user.
+    await database_sync_to_async(Session.objects.filter(pk=sockets["charlie-2"][1]).delete)()
+    await database_sync_to_async(get_user_model().objects.filter(pk=people.bob.pk).update)(is_active=False)
+    await asyncio.sleep(1.1)  # past the second for which a checked scope is trusted
+    await publish(redis_db, pods, usage, nodes, 1015, people)
+    alice, charlie = await receive(sockets["alice"][0]), await receive(sockets["charlie"][0])
+    assert (alice["type"], alice["scope"]) == ("delta", "tenant")
+    assert (charlie["type"], charlie["scope"]) == ("delta", "cluster")
+    assert await closed_with(sockets["bob"][0]) == 4401
+    assert await closed_with(sockets["charlie-2"][0]) == 4401
+    # One group's notice wakes its sockets together: the cluster group's two sessions, one check.
+    assert sorted([sockets["charlie"][1], sockets["charlie-2"][1]]) in batches, batches
+    for communicator, _ in sockets.values():
+        await communicator.disconnect()
