@@ -298,7 +298,11 @@ def main():
                    received, clients)
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # uvicorn waits for open sockets to close
+            server.kill()
+            server.wait(timeout=10)
 
 
 if __name__ == "__main__":
