@@ -351,6 +351,9 @@ def _usage_dispatch(report, kube, store, redis, pod_watch=None, dispatch=None):
         for measurement, value in part.points.items():
             report.points[measurement] = report.points.get(measurement, 0) + value
         report.write.merge(part.write)
+        for phase, seconds in part.seconds.items():
+            if phase != "total":  # the dispatch's own total covers the shards run here
+                report.seconds[phase] = report.seconds.get(phase, 0.0) + seconds
         if part.skipped or not part.ok:
             errors.append(f"shard {shard.label}: {part.error or 'skipped'}")
             report.failure = report.failure or part.failure

@@ -217,3 +217,30 @@ def test_a_shard_killed_mid_write_is_retried_without_touching_the_other_shards(m
         assert cpu[namespace] == pytest.approx(expected["cpu_core_seconds"], rel=0.001), namespace
         checked += 1
     assert checked >= 3
+
+
+def test_collect_once_honours_the_shard_setting(make_simulator, store, redis_db, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from collectors.kube import reset_kube
+
+    simulator = make_simulator(**SCENARIO)
+    simulator.advance(15)
+    settings.KUBECONFIG = simulator.kubeconfig
+    settings.COLLECT_USAGE_SHARDS = 2
+    out = StringIO()
+    reset_kube()
+    try:
+        call_command("collect", "--once", "--only", "usage", stdout=out)
+    finally:
+        reset_kube()
+    assert out.getvalue().startswith("usage: ok in ")
+    assert "fetch_summaries" in out.getvalue()
+    merged = get_cycle_report(redis_db, "usage")
+    assert merged["ok"] and merged["shards"]["count"] == 2
+    for label in ("1of2", "2of2"):
+        assert get_cycle_report(redis_db, f"usage/{label}")["points"]["kubernetes_pod_container"] > 0
+    count = store.query('SELECT count("cpu_core_seconds") FROM "kubernetes_pod_container"')
+    assert count[0]["values"][0][1] == merged["points"]["kubernetes_pod_container"]
