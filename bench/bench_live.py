@@ -74,7 +74,8 @@ def free_port():
 def start_server(port):
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "kubemon.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--ws-max-size", "67108864"],
+         "--log-level", "warning", "--ws-max-size", "67108864"]
+        + ([] if SERVER_DEFLATE else ["--ws-per-message-deflate", "false"]),
         cwd=ROOT, env=dict(os.environ))
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -134,6 +135,9 @@ def step(pods, rng, usage):
 _SEQ = re.compile(rb'"seq":(\d+)')
 # "deflate" (what browsers ask for) or None: permessage-deflate costs the server a zlib pass per socket.
 COMPRESSION = os.environ.get("BENCH_LIVE_COMPRESSION", "deflate") or None
+# The server as deploy/entrypoint.py runs it (no permessage-deflate); BENCH_LIVE_SERVER_DEFLATE=1
+# offers it, as uvicorn does by default, to measure what it costs.
+SERVER_DEFLATE = os.environ.get("BENCH_LIVE_SERVER_DEFLATE", "") not in ("", "0", "false")
 
 
 async def _clients(url, cookies, count, ready, results, stop):

@@ -101,7 +101,8 @@ def start_processes(env, kubeconfig, push_token, children):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
     print("starting the web server...")
     children.append(subprocess.Popen(
-        [PYTHON, "-m", "uvicorn", "kubemon.asgi:application", "--host", HOST, "--port", str(PORT)],
+        [PYTHON, "-m", "uvicorn", "kubemon.asgi:application", "--host", HOST, "--port", str(PORT),
+         "--ws-per-message-deflate", "false"],  # as deploy/entrypoint.py serves it
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
 
 

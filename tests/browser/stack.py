@@ -88,7 +88,8 @@ class AsgiServer:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "kubemon.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--ws", "websockets", "--lifespan", "off", "--no-access-log"],
+             "--port", str(self.port), "--ws", "websockets", "--lifespan", "off", "--no-access-log",
+             "--ws-per-message-deflate", "false"],  # as deploy/entrypoint.py serves it
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
