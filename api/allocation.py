@@ -53,3 +53,8 @@ class AllocationView(KubemonAPIView):
                 # The same answer whether the namespace exists or belongs to someone else.
                 raise ApiError(404, f"Namespace {namespace[:63]!r} not found")
         return Response({"code": 200, "data": build_sets(query, scope, settings.CLUSTER_NAME)})
+
+
+@extend_schema(exclude=True)
+class AllocationComputeView(AllocationView):
+    """OpenCost's ``/allocation/compute``: the same answers, kept out of the schema."""

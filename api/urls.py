@@ -23,7 +23,7 @@ urlpatterns = [
     path("metrics", views.MetricCatalogueView.as_view(), name="metric-catalogue"),
     # OpenCost's routes (its /allocation/compute takes the same parameters).
     path("allocation", allocation.AllocationView.as_view(), name="allocation"),
-    path("allocation/compute", allocation.AllocationView.as_view()),
+    path("allocation/compute", allocation.AllocationComputeView.as_view()),
     path("statements", statements.StatementListView.as_view(), name="statements"),
     path("statements/<anypath:ref>", statements.StatementDetailView.as_view(), name="statement"),
     path("metrics/", views.MetricCatalogueAliasView.as_view()),

@@ -215,6 +215,11 @@ class AllocationFieldTests(AllocationCase):
         [data] = self.sets("alpha", aggregate="namespace", filterNamespaces="alpha-dev")
         self.assertEqual(set(data), {"alpha-dev"})
 
+    def test_opencosts_compute_route_gives_the_same_sets(self):
+        params = {"window": self.window(), "aggregate": "namespace"}
+        compute = self.client.get("/api/allocation/compute", params, **self.headers("global"))
+        self.assertEqual(compute.json(), self.client.get("/api/allocation", params, **self.headers("global")).json())
+
     def test_a_web_session_uses_its_memberships(self):
         self.client.force_login(self.bob)
         response = self.client.get("/api/allocation", {"window": self.window(), "aggregate": "namespace"})

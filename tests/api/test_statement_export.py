@@ -111,6 +111,20 @@ class RealStatementExportTests(StatementCase):
                          self.h0.strftime("%Y-%m-%d %H:%M:%S")):
             self.assertIn(expected, text)
 
+    def test_the_allocation_api_and_the_statement_agree_line_by_line(self):
+        [data] = self.sets(aggregate="namespace")
+        fields = {"cpu": ("cpuCoreHours", "cpuCost", 1), "memory": ("ramByteHours", "ramCost", 2**30),
+                  "gpu": ("gpuHours", "gpuCost", 1)}
+        checked = 0
+        for line in self.issued.lines.exclude(resource="storage"):
+            quantity, money, scale = fields[line.resource]
+            row = data[line.namespace]
+            self.assertEqual(Decimal(repr(row[quantity] / scale)).quantize(Decimal("0.000001")), line.quantity)
+            # The API reports quantity x rate unrounded; the statement rounds each line to the cent.
+            self.assertLessEqual(abs(Decimal(repr(row[money])) - line.cost), Decimal("0.005"), line)
+            checked += 1
+        self.assertEqual(checked, 5)
+
     def test_a_draft_says_so_and_an_operator_statement_shows_idle_and_unallocated(self):
         response = self.fetch(self.operator.pk, who="global", format="csv")
         rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8"))))
