@@ -1,6 +1,6 @@
 """A full usage cycle (fetch → parse → serialise → write) against the simulated cluster.
 
-    .venv/bin/python bench/bench_collect.py [--pods 1000,10000] [--nodes 500] [--cycles 4] [--no-watch]
+    .venv/bin/python bench/bench_collect.py [--pods 1000,10000] [--nodes 500] [--cycles 4] [--no-watch] [--shards 1]
 
 For each size: starts the simulated cluster (manual clock, 15 s steps) and a throw-away InfluxDB,
 runs one warm-up cycle, then ``--cycles`` measured cycles, each after advancing the clock by one
@@ -88,6 +88,8 @@ def main():
     parser.add_argument("--cycles", type=int, default=4)
     parser.add_argument("--no-watch", action="store_true",
                         help="list every pod each cycle instead of following them with a watch")
+    parser.add_argument("--shards", type=int, default=1,
+                        help="COLLECT_USAGE_SHARDS: run the cycle as this many shards, one after the other")
     parser.add_argument("--kubelet-access", choices=["direct", "proxy"], default="direct",
                         help="read each kubelet (direct, TLS) or go through the API server's node proxy")
     args = parser.parse_args()
@@ -102,6 +104,7 @@ def main():
         "INFLUXDB_DATABASE": "bench", "KUBECONFIG": kubeconfig, "KUBELET_CA_FILE": kubeconfig + ".kubelet-ca",
         "REDIS_URL": bench_redis_url(),
         "DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3", "LOG_LEVEL": "ERROR",
+        "COLLECT_USAGE_SHARDS": str(args.shards),
     })
     import django
 
@@ -163,7 +166,8 @@ def main():
     print(f"machine speed reference: influxdb-client Point, {machine_speed():,.0f} container lines/s "
           "(38,775 when docs/benchmarks.md's figures were taken)")
     how = "pods listed every cycle" if args.no_watch else "pods from the watch"
-    print(f"usage cycle, {args.nodes} nodes, {how}, median of {args.cycles} cycles (seconds)\n")
+    sharding = f", {args.shards} shards run one after the other" if args.shards != 1 else ""
+    print(f"usage cycle, {args.nodes} nodes, {how}{sharding}, median of {args.cycles} cycles (seconds)\n")
     print(f"{'pods':>6} {'containers':>10} {'points':>8} " + " ".join(f"{name:>12}" for name in order))
     for pods, report, medians, _, _ in rows:
         print(f"{pods:>6} {report.points.get('kubernetes_pod_container', 0):>10} {sum(report.points.values()):>8} "
