@@ -389,15 +389,18 @@ def run_usage_shard(shard, pods=None, **kwargs):
 
 def _finish_sharded(redis, count, entries, pods):
     """Every shard has reported: save the cycle's report, move the sources' clock, publish the live view."""
-    save_cycle_report(redis, "usage", shards.merge_reports(entries, count))
+    merged = shards.merge_reports(entries, count)
     pod_usage, node_usage, sample_time = shards.merged_usage(entries)
     if sample_time:
         record_source_time(redis, sample_time)
     if pods is None:
         log.warning("the usage cycle's last shard has no pod index: no live snapshot this cycle")
-        return
-    usage = UsageResult(pod_usage=pod_usage, node_usage=node_usage, sample_time=sample_time)
-    snapshot.publish_usage(redis, pods, usage, sample_time or source_now(redis))
+    else:
+        started = time.perf_counter()
+        usage = UsageResult(pod_usage=pod_usage, node_usage=node_usage, sample_time=sample_time)
+        snapshot.publish_usage(redis, pods, usage, sample_time or source_now(redis))
+        merged["seconds"]["publish"] = round(time.perf_counter() - started, 4)
+    save_cycle_report(redis, "usage", merged)
 
 
 def run_inventory_cycle(**kwargs):

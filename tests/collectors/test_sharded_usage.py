@@ -6,6 +6,7 @@ import signal
 import time
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from django.test import override_settings
 
@@ -75,6 +76,8 @@ def test_a_sharded_cycle_writes_exactly_the_points_of_a_whole_one(make_simulator
     whole_hour = open_hour(redis_db, hour)
     assert whole_hour is not None and whole_hour["pods"]
 
+    whole_view = orjson.loads(redis_db.get(keys.SNAPSHOT))
+    assert whole_view["pods"]
     store.drop_database()
     store.ensure_database()
     redis_db.flushdb()
@@ -96,6 +99,8 @@ def test_a_sharded_cycle_writes_exactly_the_points_of_a_whole_one(make_simulator
     merged = get_cycle_report(redis_db, "usage")
     assert merged["ok"] and merged["shards"]["count"] == 3 and not merged["shards"]["failed"]
     assert merged["points"]["kubernetes_pod_container"] == reports[-1].points["kubernetes_pod_container"]
+    assert merged["seconds"]["publish"] > 0  # the shard that completed the cycle published the live view
+    assert orjson.loads(redis_db.get(keys.SNAPSHOT))["pods"] == whole_view["pods"]  # the same live rows
     # The shards' running sums of the open hour, merged, are the whole cycle's.
     sharded_hour = open_hour(redis_db, hour)
     assert sharded_hour is not None
