@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint services stop-services bench clean frontend
+.PHONY: demo test test-slow lint services stop-services bench clean frontend
 
 # The portal's front end (docs/web.md, "The build"): Node.js and npm from apt when missing,
 # `npm ci` only when the lock file changed (a stamp in node_modules), then esbuild bundles
@@ -34,9 +34,16 @@ lint: $(STAMP)
 	@# The layout's import rules: the contracts in pyproject.toml (docs/architecture.md)
 	$(VENV)/bin/lint-imports --no-cache
 
+# The suite without the long fault, scale and simulated-hours runs (marked slow): under 10 minutes.
 test: services lint frontend
 	@set -a; source .run/env; set +a; \
-	DATABASE_URL=$${KUBEMON_TEST_DATABASE_URL} REDIS_URL=$${REDIS_URL%/*}/15 $(VENV)/bin/pytest
+	DATABASE_URL=$${KUBEMON_TEST_DATABASE_URL} REDIS_URL=$${REDIS_URL%/*}/15 $(VENV)/bin/pytest -m "not slow"
+
+# The long runs alone: killed workers and cycles, simulated hours against the truth, backups, the
+# fan's simulated day... (docs/reliability.md says what each proves).
+test-slow: services frontend
+	@set -a; source .run/env; set +a; \
+	DATABASE_URL=$${KUBEMON_TEST_DATABASE_URL} REDIS_URL=$${REDIS_URL%/*}/15 $(VENV)/bin/pytest -m slow
 
 demo: services frontend
 	@set -a; source .run/env; set +a; $(PY) deploy/local/demo.py
