@@ -311,12 +311,12 @@ def _rollup(report, kube, store, redis, pod_watch=None):
     started = time.perf_counter()
     tiers.fill_namespace_tier(redis, now, store=store)
     report.seconds["namespace_tier"] = time.perf_counter() - started
-
-
-def _temperatures(report, kube, store, redis, pod_watch=None):
     started = time.perf_counter()
     tiers.fill_pod_tier(redis, now, store=store)
     report.seconds["pod_tier"] = time.perf_counter() - started
+
+
+def _temperatures(report, kube, store, redis, pod_watch=None):
     report.points = {TEMPERATURE: flush_temperatures(redis, store)}
 
 

@@ -40,11 +40,11 @@ OPEN_HOUR = PREFIX + "open-hour:"  # + hour epoch: running sums of an hour not y
 OPEN_HOUR_LAYOUTS = PREFIX + "open-hour-layouts:"  # + hour epoch: set of the shard counts that summed it
 NAMESPACE_TIER_SINCE = PREFIX + "tiers:namespace-since"  # epoch s: the namespace tier is whole from this hour on
 NAMESPACE_TIER_FILLED = PREFIX + "tiers:namespace-filled"  # the "since" at which no older hourly rollup was left
+POD_TIER_SPAN = PREFIX + "tiers:pod-days"  # "since until" epoch s: the pod tier holds the final days in [since, until)
+POD_TIER_FILLED = PREFIX + "tiers:pod-filled"  # the "since" at which no older hourly rollup was left
 
 # --- the read side (metrics/) and the API (api/) ---
 DAY_CACHE = PREFIX + "api:day:"  # + digest: one finished day's aggregates
-POD_TIER_SPAN = PREFIX + "tiers:pod-days"  # "since until" epoch s: the pod tier holds the final days in [since, until)
-POD_TIER_FILLED = PREFIX + "tiers:pod-filled"  # the "since" at which no older hourly rollup was left
 AUTH_FAILURES = PREFIX + "authfail:"  # + scope: failed-authentication counters
 
 # --- the fan (fan/) ---

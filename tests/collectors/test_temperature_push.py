@@ -96,3 +96,13 @@ def test_it_reads_hwmon_and_thermal_zones_from_a_real_node_exporter_page():
     assert any(sensor.startswith("thermal_zone/") for sensor in sensors)
     assert {p.tags["source"] for p in points} == {"node-exporter"}
     assert {p.tags["node_name"] for p in points} == {"rpi-1"}
+
+
+def test_the_flush_cycle_stores_the_pushed_temperatures(client, store, redis_db):
+    # The beat's task runs the flush through the cycle runner, not flush_temperatures directly.
+    from collectors.cycles import run_temperature_flush
+
+    client.get(f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-1", "value": "51000"})
+    report = run_temperature_flush(store=store, redis=redis_db)
+    assert report.ok, report.error
+    assert _celsius_rows(store) == {"rpi-1": [51.0]}
