@@ -40,6 +40,9 @@ def credentials(store):
     return {"X-USERNAME": "fuzzer", "X-PASSWORD": secret}
 
 
+# Every operation of the schema with a tenant's credentials reaches InfluxDB: with the allocation
+# and statement routes that is minutes of fuzzing, a run for `make test-slow`.
+@pytest.mark.slow
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))

@@ -24,6 +24,9 @@ from metrics.window import Window
 from tests.support.base import BaseTestCase, assert_same_aggregates
 from tests.support.heapster import a_month, legacy_rows, legacy_sums, write_history
 
+# A generated month written to a second InfluxDB and imported, several times: `make test-slow`.
+pytestmark = pytest.mark.slow
+
 DAY = timedelta(days=1)
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 # The month: within a 40-day raw retention it is imported raw, then rolled up; with a 16-day one

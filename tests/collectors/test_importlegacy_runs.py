@@ -17,6 +17,9 @@ from kubemon.timeseries import get_store
 from tests.support.base import BaseTestCase, uses_store
 from tests.support.heapster import Pod, line, pod_lines, write_lines
 
+# A generated month written to a second InfluxDB and imported, several times: `make test-slow`.
+pytestmark = pytest.mark.slow
+
 START = (datetime.now(UTC) - timedelta(days=5)).replace(hour=0, minute=0, second=0, microsecond=0)
 HOUR = timedelta(hours=1)
 
