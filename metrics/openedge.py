@@ -8,12 +8,13 @@ sums, kept per namespace and per pod: totals per namespace and per pod use them.
 """
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from kubemon.openhour import COLUMNS, open_hour
+from kubemon.openhour import COLUMNS, KEEP_SECONDS, open_hour
 from kubemon.redis import get_redis
-from kubemon.timeseries.hours import HOUR, ceil_hour
+from kubemon.timeseries.hours import HOUR, ceil_hour, floor_hour
 from kubemon.timeseries.schema import CONTAINER, RAW_POLICY
 from metrics.results import Partial
 from metrics.window import Window
@@ -44,8 +45,13 @@ def open_pieces(metric, pieces, group_tags, redis=None):
         if policy != RAW_POLICY:
             out.append((policy, part))
             continue
-        cursor, hour = part.begin, ceil_hour(part.begin)
-        while hour < part.end:
+        cursor = part.begin
+        # Only the last hours can have sums (their documents expire after KEEP_SECONDS): a raw
+        # piece of decades must not cost a Redis read per hour.
+        now = datetime.now(UTC)
+        hour = max(ceil_hour(part.begin), floor_hour(now) - timedelta(seconds=KEEP_SECONDS))
+        last = min(part.end, floor_hour(now) + HOUR)
+        while hour < last:
             end = min(hour + HOUR, part.end)
             doc = open_hour(redis, int(hour.timestamp()))
             if _answerable(doc, hour, end):
