@@ -2,14 +2,10 @@
 joined into a line; a real outage stays a gap."""
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 GAPS = Path(__file__).resolve().parents[2] / "frontend" / "src" / "lib" / "gaps.js"
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is installed by make frontend")
 
 
 def _joined(values):
