@@ -1,6 +1,18 @@
 from django.urls import path
 
-from web import accounts, accounts_demo, fan, nodes, overview, shares, stats, status, tenant_switch
+from web import (
+    accounts,
+    accounts_demo,
+    billing_urls,
+    fan,
+    nodes,
+    overview,
+    shares,
+    stats,
+    status,
+    team_urls,
+    tenant_switch,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -25,4 +37,7 @@ urlpatterns = [
     # --- the fan panel (F1, web/fan.py; the switches are fan's /k8s/fan/on|off|auto) ---
     path("web/fan/", fan.fan_page, name="fan"),
     path("web/fan/data", fan.fan_data, name="fan_data"),
+    # --- billing (web/billing_urls.py) and a tenant admin's credentials and members (web/team_urls.py) ---
+    *billing_urls.urlpatterns,
+    *team_urls.urlpatterns,
 ]

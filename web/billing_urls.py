@@ -1,0 +1,3 @@
+"""The portal's billing pages (issue 11): statements, downloads and the cost breakdown."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""A tenant admin's pages (issue 11): the tenant's API credentials and members."""
+
+urlpatterns = []
