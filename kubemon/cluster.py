@@ -24,7 +24,15 @@ def source_now(redis):
     Inventory objects carry no sample time of their own; using the kubelet's keeps every point of
     a simulated cluster (whose clock may run fast) on one time line.
     """
-    raw = redis.get(keys.SOURCE_TIME)
+    return _moved_on(redis.get(keys.SOURCE_TIME))
+
+
+async def async_source_now(redis):
+    """``source_now`` for a ``redis.asyncio`` client (the temperature push endpoint is an async view)."""
+    return _moved_on(await redis.get(keys.SOURCE_TIME))
+
+
+def _moved_on(raw):
     if raw:
         sample_time, seen_at = orjson.loads(raw)
         return int(sample_time + (time.time() - seen_at))

@@ -12,6 +12,7 @@ import time
 import orjson
 
 from kubemon import keys
+from kubemon.cluster import async_source_now
 from kubemon.timeseries import to_line
 from kubemon.timeseries.schema import TEMPERATURE
 
@@ -65,11 +66,19 @@ async def is_known_node(redis, node):
 
 
 async def record_push(redis, node, millidegrees, sensor="cpu", source="push", now=None):
-    """Queue the sample and keep it as the node's latest; returns degrees Celsius."""
+    """Queue the sample and keep it as the node's latest; returns degrees Celsius.
+
+    A push carries no time of its own: the point is stamped on the sources' clock, as the
+    inventory's points are (``kubemon.cluster.source_now``), so that it lands on the same time line
+    as the kubelet's CPU and memory when the cluster's clock is not the portal's (a simulated
+    cluster, a skewed one). Its freshness (``LATEST_KEY``) is the portal's wall time: the fan and
+    the live view ask how long ago the node was heard from.
+    """
     now = time.time() if now is None else now
+    stamp = await async_source_now(redis)
     celsius = millidegrees / 1000.0
     line = to_line(TEMPERATURE, {"node_name": node, "sensor": sensor, "source": source},
-                   {"celsius": celsius}, int(now))
+                   {"celsius": celsius}, stamp)
     pipe = redis.pipeline(transaction=False)
     pipe.rpush(QUEUE_KEY, line)
     pipe.hset(LATEST_KEY, f"{node}/{sensor}", orjson.dumps({"celsius": celsius, "time": now}))

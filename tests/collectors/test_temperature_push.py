@@ -106,3 +106,27 @@ def test_the_flush_cycle_stores_the_pushed_temperatures(client, store, redis_db)
     report = run_temperature_flush(store=store, redis=redis_db)
     assert report.ok, report.error
     assert _celsius_rows(store) == {"rpi-1": [51.0]}
+
+
+def test_a_push_is_stamped_on_the_clusters_clock_not_the_portals(client, store, redis_db):
+    # A push carries no time of its own, like the inventory's points: it is stamped on the sources'
+    # clock (the latest kubelet sample time moved on by the wall time since), so a cluster whose
+    # clock differs from the portal's (a simulated one, a skewed one) keeps its temperatures on
+    # the same time line as its CPU and memory.
+    import time
+
+    import orjson
+
+    from kubemon import keys
+
+    kubelet_time = int(time.time()) - 600
+    redis_db.set(keys.SOURCE_TIME, orjson.dumps([kubelet_time, time.time()]))
+    client.get(f"/k8s/collect/{TOKEN}/temperature", {"node": "rpi-1", "value": "47000"})
+    flush_temperatures(redis_db, store)
+    (series,) = store.query('SELECT "celsius" FROM "node_temperature"', epoch="s")
+    stamped = series["values"][0][0]
+    assert kubelet_time <= stamped <= kubelet_time + 5
+    # Its freshness for the fan and the live view is still the portal's wall time.
+    from kubemon.temperatures import latest_temperatures
+
+    assert latest_temperatures(redis_db) == {"rpi-1": 47.0}
