@@ -27,12 +27,19 @@ def _window(request):
     return name, RANGES[name]
 
 
+def override_until(status):
+    """When a manual override ends, as the rule's reason says it (UTC); None without an end."""
+    until = (status.get("override") or {}).get("until")
+    return None if until is None else time.strftime("%H:%M UTC", time.gmtime(until))
+
+
 def fan_page(request):
     if not may_operate(request.user):
         raise Http404("no fan panel for you")  # the fan is an operator's business: not even its existence
     name, _ = _window(request)
+    status = current_status()
     return render(request, "web/fan.html", {
-        "status": current_status(), "range": name or "1h", "ranges": list(RANGES),
+        "status": status, "override_until": override_until(status), "range": name or "1h", "ranges": list(RANGES),
         "page": {"data_url": "/web/fan/data", "range": name or "1h", "every": 5},
     })
 

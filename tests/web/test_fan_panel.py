@@ -1,5 +1,6 @@
 """The fan panel page and its data: staff and fan operators only, no inline script, bands and temperatures."""
 
+import re
 import time
 
 import pytest
@@ -36,8 +37,6 @@ def test_staff_see_the_panel_with_the_switch_and_thresholds_and_no_inline_script
     assert 'data-fan-action="on"' in html and 'data-fan-action="off"' in html
     assert "70.0 °C" in html and "63.0 °C" in html
     assert 'src="/static/web/fan.js"' in html
-    import re
-
     scripts = re.findall(r"<script([^>]*)>", html)
     assert all("src=" in attrs or 'type="application/json"' in attrs for attrs in scripts), scripts
     assert " on" + "click=" not in html
@@ -70,3 +69,15 @@ def test_the_data_has_the_on_periods_as_bands_and_each_nodes_temperatures(fan_ho
     assert doc["status"]["maxTemperature"] == 70.0
     assert [c["running"] for c in doc["changes"]] == [True, False]
     assert staff.get("/web/fan/data?range=2y").status_code == 400
+
+
+def test_the_panel_says_who_switched_the_fan_by_hand_once_not_twice(fan_host, store, staff):
+    set_temperatures(get_redis(), west=50.0)
+    service.tick(get_redis(), store)
+    service.set_manual(get_redis(), store, True, "charlie")
+    html = staff.get("/web/fan/").content.decode()
+    head = html[html.index('class="panel fan-head"'):html.index('aria-labelledby="temps-title"')]
+    text = re.sub(r"<[^>]+>", " ", head).lower()
+    assert text.count("on by charlie") == 1, text  # the reason line and the override line said it both
+    until = time.strftime("%H:%M UTC", time.gmtime(service.load_state(get_redis())["override"]["until"]))
+    assert until in head  # when auto mode takes over again, in UTC as the rule says it

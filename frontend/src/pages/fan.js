@@ -21,9 +21,16 @@ function showStatus(s) {
   $("[data-fan-speed]").textContent = s.speed === null || s.speed === undefined ? "—" : `${Math.round(s.speed * 100)} %`;
   const host = s.host || {};
   $("[data-fan-host]").textContent = host.ok ? (host.failsafe ? `fail-safe: ${host.reason}` : "ok") : host.ok === false ? "error" : "—";
-  $("[data-fan-reason]").textContent = s.reason || s.message || "";
+  // During an override the rule's reason is the override itself: one line says it, not two.
   const o = s.override;
-  $("[data-fan-override]").textContent = o ? `Manual ${o.running ? "on" : "off"} by ${o.by}${o.until ? ` until ${new Date(o.until * 1000).toLocaleTimeString()}` : ""}` : "";
+  const reason = $("[data-fan-reason]");
+  reason.hidden = Boolean(o);
+  reason.textContent = o ? "" : s.reason || s.message || "";
+  const override = $("[data-fan-override]");
+  override.hidden = !o;
+  // UTC, as the page's first render and the rule's reason give it (web/fan.py override_until)
+  const until = o && o.until ? ` until ${new Date(o.until * 1000).toISOString().slice(11, 16)} UTC, then auto mode again` : "";
+  override.textContent = o ? `Manual ${o.running ? "on" : "off"} by ${o.by}${until}` : "";
   const error = $("[data-fan-error]");
   const problems = [host.ok === false ? s.message : "", s.warning || ""].filter(Boolean);
   error.hidden = problems.length === 0;
