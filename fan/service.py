@@ -99,8 +99,10 @@ def tick(redis, store, client=None, now=None, override=..., rule=None):
         if new_override:
             raise
         return _host_down(redis, store, state, exc, now)
-    changed = host["running"] != state.get("running") or abs(host["speed"] - state.get("speed", -1)) >= 0.005 \
-        or decision.mode != state.get("mode")
+    # against the portal's last state and against the host's before the command: someone else may
+    # have switched the host since, and switching it back is a change the history must show
+    changed = host["running"] != state.get("running") or host["running"] != running \
+        or abs(host["speed"] - state.get("speed", -1)) >= 0.005 or decision.mode != state.get("mode")
     if host["running"] != running:
         state["last_switch"] = now
         state["running_since"] = now if host["running"] else None
@@ -133,7 +135,9 @@ def _notice_host_changes(store, state, host, now):
     at the time the host says, so that the history matches what the host did."""
     was_failsafe = (state.get("host") or {}).get("failsafe")
     if host["failsafe"] and not was_failsafe:
-        when = min(float(host.get("since") or now), now)
+        # when the fail-safe began, not when the fan last switched: it may have been on already,
+        # and a point at that earlier switch's time would overwrite the switch in the history
+        when = min(float(host.get("failsafe_since") or host.get("since") or now), now)
         if host["running"] != state.get("running"):
             state["last_switch"] = when
             state["running_since"] = when

@@ -28,7 +28,8 @@ class FanController:
         self.speed = 0.0
         self.mode = FAILSAFE
         self.reason = ""
-        self.since = wall()
+        self.since = wall()  # when the fan last went on or off
+        self.failsafe_since = None  # when the current fail-safe began (the fan may have been on already)
         self.switches = 0
         self._failsafe("started; full speed until the portal's first heartbeat")
 
@@ -76,6 +77,7 @@ class FanController:
             return {
                 "running": self.running, "speed": round(self.speed, 4), "mode": self.mode,
                 "failsafe": self.mode == FAILSAFE, "reason": self.reason, "since": self.since,
+                "failsafe_since": self.failsafe_since if self.mode == FAILSAFE else None,
                 "heartbeat_age": age, "heartbeat_timeout": self.heartbeat_timeout, "switches": self.switches,
                 "pins": self.pins.levels(),
             }
@@ -87,6 +89,8 @@ class FanController:
 
     # --- internals ------------------------------------------------------------------------
     def _failsafe(self, reason):
+        if self.mode != FAILSAFE or self.failsafe_since is None:
+            self.failsafe_since = self.wall()
         self.mode = FAILSAFE
         self._apply(1.0, reason)
 

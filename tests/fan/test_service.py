@@ -110,6 +110,45 @@ def test_the_hosts_failsafe_while_the_portal_was_away_goes_into_the_history_at_t
     assert state["host"]["failsafe"] is False  # the tick's heartbeat ended it
 
 
+@override_settings(FAN_DWELL_SECONDS=0.0)
+def test_a_failsafe_while_the_fan_already_ran_is_its_own_change_and_keeps_the_switch_before_it(fan_host, store):
+    from kubemon.redis import get_redis
+
+    redis = get_redis()
+    t0 = time.time()
+    set_temperatures(redis, t0, west=50.0)
+    service.tick(redis, store, now=t0)  # cool: the start-up fail-safe ends and the fan stops
+    set_temperatures(redis, t0 + 1, west=72.0)
+    service.tick(redis, store, now=t0 + 1)  # hot: on, with its reason
+    assert fan_host.pin(15) == 1.0
+    time.sleep(0.05)
+    fan_host.controller.heartbeat_timeout = 0.01
+    fan_host.controller.last_heartbeat -= 1
+    assert fan_host.controller.check() is True  # the fan was on already: only the mode changes
+    set_temperatures(redis, t0 + 300, west=72.0)
+    service.tick(redis, store, now=t0 + 300)
+    rows = history.changes(store, t0 - 1, t0 + 400)
+    on = [r for r in rows if r[0] == pytest.approx(t0 + 1, abs=0.002)]  # the tick's time
+    assert [(r[3], r[4]) for r in on] == [("auto", "west at 72.0 °C ≥ 70 °C")]  # not overwritten by the fail-safe
+    failsafe = [r for r in rows if r[3] == "failsafe" and "no heartbeat from the portal" in r[4]]
+    assert len(failsafe) == 1 and failsafe[0][0] == pytest.approx(fan_host.controller.failsafe_since, abs=0.002)
+
+
+@override_settings(FAN_DWELL_SECONDS=0.0)
+def test_a_switch_back_after_someone_else_switched_the_host_is_in_the_history(fan_host, store):
+    from kubemon.redis import get_redis
+
+    redis = get_redis()
+    t0 = time.time()
+    set_temperatures(redis, t0, west=71.0)
+    service.tick(redis, store, now=t0)  # hot: the fan stays on
+    fan_host.call("POST", "/fan/stop")  # another holder of the token stops it
+    service.tick(redis, store, now=t0 + 1)
+    assert fan_host.pin(15) == 1.0  # the portal started it again, and the history says so
+    rows = history.changes(store, t0 + 0.5, t0 + 10)
+    assert [(r[0], r[1]) for r in rows if r[0] >= t0 + 0.5] == [(pytest.approx(t0 + 1, abs=0.002), True)]
+
+
 def test_an_alert_is_raised_when_the_fan_runs_and_temperatures_keep_rising(fan_host, store):
     from kubemon.redis import get_redis
 
