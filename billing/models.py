@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 # Kubernetes namespace names are RFC 1123 labels: this is also what keeps hostile strings out of
@@ -84,6 +84,36 @@ class Tenant(models.Model):
         membership = self.memberships.filter(user=user).first()
         return membership.role if membership else None
 
+    def is_administered_by(self, user):
+        """Whether ``user`` may manage this tenant's credentials and members: staff, or its admins."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return False
+        if user.is_staff or user.is_superuser:
+            return True
+        return self.role_of(user) == Membership.Role.ADMIN
+
+    def add_member(self, username, role):
+        """Give the existing active user ``username`` a ``role`` here; ``ValidationError`` says why not."""
+        from django.contrib.auth import get_user_model
+
+        role = Membership.validated_role(role)
+        username = (username or "").strip()
+        user = get_user_model().objects.filter(username=username, is_active=True).first() if username else None
+        if user is None:
+            raise ValidationError(f"there is no active user named {username!r}")
+        existing = self.memberships.filter(user=user).first()
+        if existing is not None:
+            raise ValidationError(f"{username} is already a member of {self.name} ({existing.role})")
+        return Membership.objects.create(user=user, tenant=self, role=role)
+
+    def create_credential(self, label="", created_by=None):
+        """A new credential of this tenant named ``<slug>-<6 hex digits>``: ``(credential, secret)``."""
+        for _ in range(5):  # 24 random bits per name: a clash is rare, five in a row is a broken generator
+            username = f"{self.slug}-{secrets.token_hex(3)}"
+            if not ApiCredential.objects.filter(username=username).exists():
+                return ApiCredential.generate(username, tenant=self, label=label, created_by=created_by)
+        raise ValidationError("could not find a free credential name; try again")
+
 
 class NamespaceOwnership(models.Model):
     class Source(models.TextChoices):
@@ -118,6 +148,42 @@ class Membership(models.Model):
     def __str__(self):
         return f"{self.user} in {self.tenant.slug} ({self.role})"
 
+    @classmethod
+    def validated_role(cls, role):
+        if role not in cls.Role.values:
+            raise ValidationError(f"{role!r} is not a role (one of: {', '.join(cls.Role.values)})")
+        return role
+
+    def _refuse_if_last_admin(self, doing):
+        """Raise ``ValidationError`` when this member is the tenant's only admin (inside a transaction).
+
+        The tenant's admin rows are locked first, always in the same order: two admins demoting
+        each other at the same moment would otherwise both see "another admin is left" and leave
+        the tenant with none, and locking in different orders could deadlock.
+        """
+        admins = list(Membership.objects.select_for_update().filter(tenant_id=self.tenant_id, role=self.Role.ADMIN)
+                      .order_by("pk").values_list("pk", flat=True))
+        if not Membership.objects.filter(pk=self.pk).exists():
+            raise ValidationError(f"{self.user} is no longer a member of {self.tenant.name}")
+        if admins == [self.pk]:
+            raise ValidationError(f"{self.user} is the last admin of {self.tenant.name}: "
+                                  f"make someone else admin before {doing}")
+
+    def change_role(self, role):
+        """Set this member's role; the tenant's last admin cannot be demoted (``ValidationError``)."""
+        role = self.validated_role(role)
+        with transaction.atomic():
+            if role != self.Role.ADMIN:
+                self._refuse_if_last_admin("demoting them")
+            self.role = role
+            self.save(update_fields=["role"])
+
+    def remove(self):
+        """End this membership; the tenant's last admin cannot be removed (``ValidationError``)."""
+        with transaction.atomic():
+            self._refuse_if_last_admin("removing them")
+            self.delete()
+
 
 class ApiCredential(models.Model):
     """An ``X-USERNAME``/``X-PASSWORD`` pair: a tenant's, or global read-only when ``tenant`` is empty."""
@@ -128,7 +194,10 @@ class ApiCredential(models.Model):
         Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="credentials",
         help_text="Empty for a global read-only credential (e.g. the billing system's).",
     )
+    label = models.CharField(max_length=100, blank=True, help_text="What the credential is for, in words.")
     created = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="Empty when made by manage.py or by a deleted user.")
     last_used = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -147,8 +216,11 @@ class ApiCredential(models.Model):
         return self.revoked_at is None
 
     @classmethod
-    def generate(cls, username, tenant=None):
+    def generate(cls, username, tenant=None, label="", created_by=None):
         """Create a credential and return ``(credential, secret)``; the secret is never stored or shown again."""
+        label = " ".join((label or "").split())
+        if len(label) > cls._meta.get_field("label").max_length:
+            raise ValidationError("the name is longer than 100 characters")
         if not USERNAME_RE.match(username or ""):
             raise ValidationError(f"{username!r} is not a valid API username (letters, digits and _.@+-, ≤150)")
         if settings.API_USERNAME and hmac.compare_digest(username.encode(), settings.API_USERNAME.encode()):
@@ -156,7 +228,8 @@ class ApiCredential(models.Model):
         if cls.objects.filter(username=username).exists():
             raise ValidationError(f"an API credential named {username!r} already exists")
         secret = secrets.token_urlsafe(32)  # 256 random bits
-        credential = cls.objects.create(username=username, secret_digest=secret_digest(secret), tenant=tenant)
+        credential = cls.objects.create(username=username, secret_digest=secret_digest(secret), tenant=tenant,
+                                        label=label, created_by=created_by)
         return credential, secret
 
     def revoke(self, when=None):
