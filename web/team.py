@@ -157,9 +157,12 @@ def revoke_credential(request, slug, pk):
 
 
 def _members_page(request, tenant, form, status=200, error=None):
-    memberships = tenant.memberships.select_related("user").order_by("user__username")
+    memberships = list(tenant.memberships.select_related("user").order_by("user__username"))
+    admins = [m.pk for m in memberships if m.role == Membership.Role.ADMIN]
     return _page(request, tenant, "web/team/members.html", {
-        "memberships": list(memberships), "form": form, "roles": Membership.Role.choices, "error": error,
+        "memberships": memberships, "form": form, "roles": Membership.Role.choices, "error": error,
+        # The page offers no demotion or removal of the last admin (the model refuses them anyway).
+        "last_admin": admins[0] if len(admins) == 1 else None,
     }, status=status)
 
 

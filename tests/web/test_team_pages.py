@@ -292,6 +292,10 @@ class MemberPageTests(TeamPageBase):
     def test_the_last_admin_can_be_neither_demoted_nor_removed_even_by_staff(self):
         for user in (self.alice, self.charlie):
             self.as_user(user)
+            page = self.client.get("/web/team/alpha/members/").content.decode()
+            self.assertIn("admin <span class=\"muted\">(the last admin)</span>", page)  # no form offers it
+            self.assertNotIn(f"/members/{self.alice_in_alpha.pk}/", page)
+            self.assertIn(f"/members/{self.dave_in_alpha.pk}/remove", page)
             response = self.client.post(f"/web/team/alpha/members/{self.alice_in_alpha.pk}/role", {"role": "viewer"})
             self.assertEqual(response.status_code, 400)
             self.assertIn("alice is the last admin of Alpha lab", self.member_error(response))
