@@ -14,6 +14,7 @@ keeps only its SHA-256 digest, the answer is ``Cache-Control: no-store``, and no
 """
 
 import logging
+import secrets
 
 from django import forms
 from django.contrib import messages
@@ -35,8 +36,20 @@ log = logging.getLogger(__name__)
 LAST_SHOWN = "kubemon_team_tenant"
 
 
+# The create forms this session has already used (``CredentialForm.once``), the last few: the
+# answer with the secret is a POST's, and reloading it must not make a second credential.
+USED_FORMS = "kubemon_team_used_forms"
+USED_FORMS_KEPT = 20
+
+
 class CredentialForm(forms.Form):
     label = forms.CharField(label="Name", max_length=100, help_text="What it is for, e.g. “CI pipeline”.")
+    once = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["once"] = secrets.token_urlsafe(16)
 
 
 class AddMemberForm(forms.Form):
@@ -110,12 +123,12 @@ def team_index(request):
     return render(request, "web/team/index.html", {"tenants": access.tenants_of(user)})
 
 
-def _credentials_page(request, tenant, form, status=200, created=None, secret=None):
+def _credentials_page(request, tenant, form, status=200, created=None, secret=None, error=None):
     # Active ones first (newest first), then the revoked ones, last revoked first.
     credentials = (tenant.credentials.select_related("created_by")
                    .order_by(F("revoked_at").desc(nulls_first=True), "-created", "username"))
     return _page(request, tenant, "web/team/credentials.html", {
-        "credentials": list(credentials), "form": form, "created": created, "secret": secret,
+        "credentials": list(credentials), "form": form, "created": created, "secret": secret, "error": error,
         "api_example": request.build_absolute_uri("/api/allocation?window=today&aggregate=namespace"),
     }, status=status)
 
@@ -131,11 +144,19 @@ def credentials(request, slug):
     form = CredentialForm(request.POST)
     if not form.is_valid():
         return _credentials_page(request, tenant, form, status=400)
+    once = form.cleaned_data["once"]
+    used = request.session.get(USED_FORMS, [])
+    if once and once in used:
+        return _credentials_page(request, tenant, CredentialForm(), status=409, error=(
+            "This form has already created its credential (a reload?), and its secret was shown once. "
+            "If it was not copied, revoke that credential and create another."))
     try:
         credential, secret = tenant.create_credential(form.cleaned_data["label"], created_by=request.user)
     except ValidationError as exc:
         form.add_error(None, exc)
         return _credentials_page(request, tenant, form, status=400)
+    if once:
+        request.session[USED_FORMS] = [*used, once][-USED_FORMS_KEPT:]
     log.info("%s created API credential %s for tenant %s", request.user, credential.username, tenant.slug)
     # Rendered here rather than after a redirect: a redirect would have to keep the secret
     # somewhere (session, message cookie) until the next GET.

@@ -163,6 +163,26 @@ class CredentialPageTests(TeamPageBase):
             self.assertNotIn(secret, page, user.username)
             self.assertIsNone(secret_in(page))
 
+    def test_reloading_the_answer_with_the_secret_creates_no_second_credential(self):
+        self.as_user(self.alice)
+        page = self.client.get("/web/team/alpha/credentials/").content.decode()
+        once = re.search(r'name="once" value="([^"]+)"', page).group(1)
+        first = self.client.post("/web/team/alpha/credentials/", {"label": "CI pipeline", "once": once})
+        self.assertEqual(first.status_code, 200)
+        secret = secret_in(first.content.decode())
+        again = self.client.post("/web/team/alpha/credentials/", {"label": "CI pipeline", "once": once})
+        self.assertEqual(again.status_code, 409)
+        text = again.content.decode()
+        self.assertIn("This form has already created its credential", text)
+        self.assertNotIn(secret, text)
+        self.assertIsNone(secret_in(text))
+        self.assertEqual(ApiCredential.objects.filter(label="CI pipeline").count(), 1)
+        # The answer's own form is a new one.
+        fresh = re.search(r'name="once" value="([^"]+)"', first.content.decode()).group(1)
+        self.assertNotEqual(fresh, once)
+        self.assertEqual(self.client.post("/web/team/alpha/credentials/",
+                                          {"label": "second", "once": fresh}).status_code, 200)
+
     def test_the_list_shows_name_key_id_created_last_used_and_revoked(self):
         self.alpha_credential.touch()
         old, _ = self.alpha.create_credential("old script")
