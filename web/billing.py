@@ -1,0 +1,209 @@
+"""The portal's statements: the list, the current month so far, one statement, its downloads,
+its daily costs, and (staff only) issuing a draft and drafting a correction.
+
+Who sees what follows ``web.access.request_scope``: a tenant user sees the statements of the
+tenant selected in the header; staff looking at "all" see every statement, the operator's
+included, and narrow the list with ``?tenant=<slug>|operator``. A statement outside the scope is
+a 404, like a missing one. Tenant users (admins included) cannot issue or correct: 403.
+
+The current month is the draft ``billing.statements.draft`` keeps for that calendar month,
+recomputed on each view of ``/web/billing/statements/current/`` (a draft is "recomputed on
+demand"; only ``issue`` freezes one, and a month that has not ended is not issued from here).
+Downloads are ``billing.exports.render``, the API's and ``manage.py statement``'s exporter.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from billing import exports
+from billing.breakdown import daily_costs
+from billing.models import ImmutableStatement, Statement, Tenant
+from billing.statements import StatementError, correct, draft, issue, month_bounds
+from web.access import is_staff, request_scope, selected_tenant
+
+log = logging.getLogger(__name__)
+OPERATOR = "operator"
+
+
+def visible_statements(request):
+    """The statements the request's scope may see (staff on "all": every one)."""
+    scope = request_scope(request)
+    statements = Statement.objects.select_related("tenant", "corrects", "issued_by")
+    if scope.everything:
+        return statements
+    return statements.filter(tenant_id__in=scope.tenant_ids)
+
+
+def statement_or_404(request, pk):
+    statement = visible_statements(request).filter(pk=pk).first()
+    if statement is None:
+        raise Http404("No such statement")
+    return statement
+
+
+def chosen_scope(request):
+    """``(tenant, label)`` the list and the current month are about: a tenant, None for the
+    operator, or ``(None, None)`` for staff looking at every statement. A ``?tenant=`` outside
+    the scope is a 404."""
+    scope = request_scope(request)
+    wanted = (request.GET.get("tenant") or "").strip()
+    if not scope.everything:
+        tenant = selected_tenant(request.user, request.session)
+        if tenant is None or (wanted and wanted != tenant.slug):
+            raise Http404("No such tenant")
+        return tenant, tenant.slug
+    if not wanted:
+        return None, None
+    if wanted == OPERATOR:
+        return None, OPERATOR
+    tenant = Tenant.objects.filter(slug=wanted).first()
+    if tenant is None:
+        raise Http404("No such tenant")
+    return tenant, tenant.slug
+
+
+def may_issue(user, statement, now=None):
+    """Staff may issue a draft whose period has ended (the month so far is still being used)."""
+    now = now or datetime.now(UTC)
+    return is_staff(user) and not statement.is_issued and statement.period_end <= now
+
+
+def may_correct(user, statement):
+    return is_staff(user) and statement.is_issued
+
+
+@require_GET
+def statement_list(request):
+    tenant, label = chosen_scope(request)
+    statements = visible_statements(request)
+    if label == OPERATOR:
+        statements = statements.filter(tenant__isnull=True)
+    elif tenant is not None:
+        statements = statements.filter(tenant=tenant)
+    now = datetime.now(UTC)
+    month_start, month_end = month_bounds(f"{now:%Y-%m}")
+    context = {
+        "statements": list(statements[:500]),
+        "tenant": tenant,
+        "label": label,
+        "staff": is_staff(request.user),
+        "tenants": list(Tenant.objects.order_by("name", "slug")) if request_scope(request).everything else [],
+        "month_start": month_start,
+        "now": now,
+        "current_query": f"?tenant={label}" if label else "",
+    }
+    return render(request, "web/billing/statements.html", context)
+
+
+def _detail(request, statement, current=False, status=200):
+    lines = list(statement.lines.select_related("price_list_version").order_by("position"))
+    several_periods = len({(x.period_start, x.period_end) for x in lines}) > 1
+    context = {
+        "statement": statement,
+        "lines": lines,
+        "current": current,
+        "several_periods": several_periods,
+        "operator": statement.tenant_id is None,
+        "formats": exports.FORMATS,
+        "may_issue": may_issue(request.user, statement),
+        "may_correct": may_correct(request.user, statement),
+        "staff": is_staff(request.user),
+        "corrections": list(statement.corrections.order_by("id")),
+        "page": {"dailyUrl": reverse("web:billing_daily", args=[statement.pk]), "currency": statement.currency},
+    }
+    return render(request, "web/billing/statement.html", context, status=status)
+
+
+@require_GET
+def statement_detail(request, pk):
+    return _detail(request, statement_or_404(request, pk))
+
+
+@require_GET
+def current_month(request):
+    """This calendar month's draft, recomputed now (for staff on "all": the operator's)."""
+    tenant, _ = chosen_scope(request)
+    start, end = month_bounds(f"{datetime.now(UTC):%Y-%m}")
+    try:
+        statement = draft(tenant, start, end)
+    except StatementError as exc:
+        context = {"error": str(exc), "tenant": tenant, "month_start": start}
+        return render(request, "web/billing/current_error.html", context, status=409)
+    return _detail(request, statement, current=True)
+
+
+@require_GET
+def statement_download(request, pk, fmt):
+    statement = statement_or_404(request, pk)
+    if fmt not in exports.FORMATS:
+        raise Http404("No such format")
+    response = HttpResponse(exports.render(statement, fmt), content_type=exports.content_type(fmt))
+    response["Content-Disposition"] = f'attachment; filename="{exports.filename(statement, fmt)}"'
+    return response
+
+
+@require_GET
+def statement_daily(request, pk):
+    """Cost per UTC day and resource, recomputed from the samples (``billing.breakdown.daily_costs``)."""
+    statement = statement_or_404(request, pk)
+    try:
+        days = daily_costs(statement.tenant, statement.period_start, statement.period_end,
+                           idle=statement.idle or None)
+    except StatementError as exc:
+        return JsonResponse({"code": 409, "message": str(exc)}, status=409)
+    return JsonResponse({
+        "statement": statement.pk,
+        "currency": statement.currency,
+        "days": [day["day"].isoformat() for day in days],
+        "series": [{"name": resource, "values": [exports.number(day["costs"][resource]) for day in days]}
+                   for resource in ("cpu", "memory", "gpu", "storage")],
+        "totals": [exports.number(day["total"]) for day in days],
+    })
+
+
+def _staff_action(request, pk, allowed, refusal, act):
+    """A staff action on a statement (POST, CSRF-checked by the middleware): 404 outside the
+    scope, 403 for tenant users, else ``act(statement)`` → ``(statement to show, message)``;
+    refusals and errors come back as messages on the statement's page."""
+    statement = statement_or_404(request, pk)
+    who = request.user.get_username()
+    if not is_staff(request.user):
+        log.warning("statement %s: %s (not staff) was refused %s", statement.pk, who, request.path)
+        return HttpResponseForbidden("Only staff issue and correct statements.")
+    if not allowed(request.user, statement):
+        messages.error(request, refusal)
+        return redirect("web:billing_statement", pk=statement.pk)
+    try:
+        shown, done = act(statement)
+    except (StatementError, ImmutableStatement) as exc:
+        messages.error(request, f"Not done: {exc}")
+        return redirect("web:billing_statement", pk=statement.pk)
+    log.info("portal: %s (statement %s, by %s)", done, statement.pk, who)
+    messages.success(request, done)
+    return redirect("web:billing_statement", pk=shown.pk)
+
+
+@require_POST
+def statement_issue(request, pk):
+    def act(statement):
+        issued = issue(statement, request.user)
+        return issued, f"Statement {issued.number} issued."
+
+    return _staff_action(request, pk, may_issue, "This statement cannot be issued: it is issued already or its "
+                                                 "period has not ended yet.", act)
+
+
+@require_POST
+def statement_correct(request, pk):
+    def act(statement):
+        correction = correct(statement)
+        return correction, f"Correction {correction.pk} of {statement.number} drafted: check it, then issue it."
+
+    return _staff_action(request, pk, may_correct, "Only an issued statement is corrected; a draft is "
+                                                   "recomputed instead.", act)
