@@ -54,7 +54,10 @@ class BlinkStick:
         kwargs = {"idVendor": VENDOR_ID, "idProduct": PRODUCT_ID}
         if serial:
             kwargs["serial_number"] = serial
-        self.device = usb.core.find(**kwargs)
+        try:
+            self.device = usb.core.find(**kwargs)
+        except usb.core.NoBackendError as exc:  # pyusb is only the binding: the C library does the work
+            raise RuntimeError("pyusb finds no libusb: install libusb-1.0-0 (the kubemon image has it)") from exc
         if self.device is None:
             raise RuntimeError("no BlinkStick found (is it plugged in, and does the udev rule give this user access?)")
 

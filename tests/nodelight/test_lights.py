@@ -88,6 +88,17 @@ def test_devices_are_chosen_by_name_and_a_missing_blinkstick_says_so():
         open_device("blinkstick")
 
 
+def test_a_machine_without_libusb_is_told_which_library_to_install(monkeypatch):
+    import usb.backend.libusb0
+    import usb.backend.libusb1
+    import usb.backend.openusb
+
+    for backend in (usb.backend.libusb1, usb.backend.openusb, usb.backend.libusb0):
+        monkeypatch.setattr(backend, "get_backend", lambda *args, **kwargs: None)  # the C library absent
+    with pytest.raises(RuntimeError, match="no libusb: install libusb-1.0-0"):
+        open_device("blinkstick")
+
+
 def test_the_blinkstick_is_sent_the_hid_report_its_firmware_takes():
     from fanhost.nodelight.device import BlinkStick
 
