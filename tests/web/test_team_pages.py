@@ -6,11 +6,15 @@ with the ``X-USERNAME``/``X-PASSWORD`` headers).
 """
 
 import re
+import threading
 
+import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import connections, transaction
 from django.test import Client
 
-from billing.models import ApiCredential, Membership, secret_digest
+from billing.models import ApiCredential, Membership, Tenant, secret_digest
 from tests.support.base import BaseTestCase, uses_redis
 from tests.web.test_csp import inline_code
 
@@ -396,3 +400,47 @@ class TeamNavigationTests(TeamPageBase):
         self.client.post("/web/tenant/", {"tenant": "all", "next": "/web/team/alpha/members/"})
         response = self.client.get("/web/team/alpha/members/")
         self.assertEqual((response.status_code, response["Location"]), (302, "/web/team/"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_demoting_each_other_at_once_leave_the_tenant_one_admin():
+    """The real race on PostgreSQL: the first demotion holds its transaction open; the second waits
+    for its locks, then sees the first's change and refuses. Without the locks both would pass."""
+    User = get_user_model()
+    tenant = Tenant.objects.create(name="Race lab", slug="race")
+    first = Membership.objects.create(user=User.objects.create_user("ann"), tenant=tenant, role="admin")
+    second = Membership.objects.create(user=User.objects.create_user("ben"), tenant=tenant, role="admin")
+    holding, release, outcome = threading.Event(), threading.Event(), {}
+
+    def demote_and_hold():
+        try:
+            with transaction.atomic():
+                Membership.objects.get(pk=second.pk).change_role("viewer")
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def demote_the_other():
+        try:
+            Membership.objects.get(pk=first.pk).change_role("viewer")
+            outcome["second"] = "demoted"
+        except ValidationError as exc:
+            outcome["second"] = " ".join(exc.messages)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=demote_and_hold)
+    holder.start()
+    assert holding.wait(10)
+    other = threading.Thread(target=demote_the_other)
+    other.start()
+    try:
+        other.join(0.5)
+        assert other.is_alive(), outcome  # waiting for the first transaction's locks
+    finally:
+        release.set()
+        holder.join(10)
+        other.join(10)
+    assert "ann is the last admin of Race lab" in outcome["second"]
+    assert dict(tenant.memberships.values_list("user__username", "role")) == {"ann": "admin", "ben": "viewer"}
