@@ -201,12 +201,32 @@ def _namespace_lines(ctx, namespaces, period, rates, basis, owner_of):
 # --- idle ---
 
 
-def _idle_quantities(ctx, window, basis):
-    """``{pool: {"cpu": core-hours, "memory": GiB-hours, "gpu": GPU-hours}}`` no namespace was allocated."""
+def _charged_bases(part, default_basis, bases):
+    """``[(window, {slug: basis})]``: ``part`` cut where a tenant's price list changes, with the basis
+    each tenant was charged under there (its list's, else its own; ``bases``: the tenants' own)."""
+    tenants = {t.slug: t for t in Tenant.objects.all()}
+    periods = {slug: price_periods(tenant, part.begin, part.end) for slug, tenant in tenants.items()}
+    edges = sorted({part.begin, part.end} | {p.begin for ps in periods.values() for p in ps})
+    cut = []
+    for begin, end in zip(edges, edges[1:], strict=False):
+        charged = {}
+        for slug, ps in periods.items():
+            version = next((p.version for p in ps if p.begin <= begin < p.end), None)
+            charged[slug] = (Rates.of(version).basis if version is not None else "") or bases.get(slug, default_basis)
+        cut.append((Window(begin, end), charged))
+    return cut
+
+
+def _idle_quantities(ctx, window, basis_of):
+    """``{pool: {"cpu": core-hours, "memory": GiB-hours, "gpu": GPU-hours}}`` no namespace was allocated.
+
+    Each namespace takes off what it was charged: ``basis_of(namespace)`` is its owner's basis, so
+    a usage-basis tenant leaves the rest of its request in the idle."""
     pool_label = settings.BILLING_NODE_POOL_LABEL
     per_node = ctx.allocations(window, per_node=True)
     used = {}
-    for (_, node), allocation in per_node.items():
+    for (namespace, node), allocation in per_node.items():
+        basis = basis_of(namespace)
         mine = used.setdefault(node, [0.0, 0.0, 0.0])
         mine[0] += allocation.cpu_core_seconds(basis)
         mine[1] += allocation.memory_byte_seconds(basis)
@@ -226,14 +246,24 @@ def _idle_rate(rates, resource):
     return {"cpu": rates.cpu(), "memory": rates.memory(), "gpu": rates.gpu()}[resource]
 
 
-def _idle_lines(ctx, period, share_of=None, owner=""):
+def _idle_lines(ctx, period, bases, share_of=None, owner=""):
     """``__idle__`` lines at the default list's rates: all of it (``share_of`` None, per pool) or
     the share ``share_of[resource]`` (a float weight) of each resource's idle, summed over pools."""
     defaults = [p for p in price_periods(None, period.begin, period.end) if p.version is not None]
     lines = []
     for part in defaults:
         rates = Rates.of(part.version)
-        idle = _idle_quantities(ctx, Window(part.begin, part.end), rates.basis or "max")
+        default_basis = rates.basis or "max"
+        idle = {}
+        for window, charged in _charged_bases(part, default_basis, bases):
+            def basis_of(namespace, charged=charged, default=default_basis):
+                slug = ctx.owners.get(namespace)
+                return charged.get(slug, default) if slug is not None else default
+
+            for pool, quantities in _idle_quantities(ctx, window, basis_of).items():
+                sums = idle.setdefault(pool, {"cpu": 0.0, "memory": 0.0, "gpu": 0.0})
+                for resource, value in quantities.items():
+                    sums[resource] += value
         pools = sorted(idle.items()) if share_of is None else [("", {
             r: sum(q[r] for q in idle.values()) for r in ("cpu", "memory", "gpu")})]
         for pool, quantities in pools:
@@ -291,11 +321,11 @@ def compute(tenant, start, end, ctx=None, idle=None):
             if idle == "share":
                 weights = _share_weights(ctx, tenant, period,
                                          lambda slug, r=rates: r.basis or bases.get(slug, "max"))
-                lines += _idle_lines(ctx, period, weights, tenant.slug)
+                lines += _idle_lines(ctx, period, bases, weights, tenant.slug)
             continue
         lines += _operator_lines(ctx, period, rates, bases)
         if idle == "keep":
-            lines += _idle_lines(ctx, period)
+            lines += _idle_lines(ctx, period, bases)
     return lines, periods
 
 

@@ -103,6 +103,18 @@ class StatementTests(SmallCluster, BaseTestCase):
         self.assertEqual(tenants, {"alpha", "beta", UNALLOCATED, ""})
         self.assertFalse(draft(self.alpha, self.start, self.end, idle="keep").lines.filter(namespace=IDLE).exists())
 
+    def test_idle_is_what_is_left_after_each_tenant_was_charged_under_its_own_basis(self):
+        # Beta (basis usage) runs a batch pod on node-1 for the first hour: 0.1 core used of a 0.5-core
+        # request, 64 MiB of 512 MiB. Beta pays for 0.1 core-hours, so node-1's idle shrinks by 0.1,
+        # not by the 0.5 that max(request, usage) would have charged.
+        t0 = epoch(self.h0)
+        write([sample("beta-web", "batch", t0 + i * 15, 100.0, 64 * MIB, request_cpu=500.0) for i in range(1, 241)])
+        statement = draft(None, self.start, self.end, idle="keep")
+        self.assertEqual(statement.lines.get(tenant="beta", resource="cpu").quantity, D("0.11"))
+        idle = self.lines(statement, namespace=IDLE)
+        self.assertEqual(idle[(IDLE, "cpu", "")].quantity, D("22.2"))
+        self.assertEqual(idle[(IDLE, "memory", "")].quantity, D("60.4375"))  # 60.5 − 64 MiB for an hour
+
     def test_shared_idle_goes_to_tenants_by_the_weight_of_their_allocated_cost(self):
         statement = draft(self.alpha, self.start, self.end, idle="share")
         idle = self.lines(statement, namespace=IDLE)
