@@ -1,7 +1,8 @@
 """The billing pages in Chromium against the real stack: a tenant admin opens alpha's statements,
 sees the daily cost chart drawn, downloads the statement as CSV (parsed: the exporter's columns,
 alpha's namespaces, the page's total) and as PDF (turned into a PNG by pdftoppm for people to
-look at), then drills the cost breakdown down from a namespace's bar to its pods."""
+look at), then drills the cost breakdown down from a namespace's bar to its pods; staff
+issue beta's ended draft from its page."""
 
 import csv
 import io
@@ -32,7 +33,10 @@ def issue_alpha_statement():
     alpha = Tenant.objects.get(slug="alpha")
     statement = issue(draft(alpha, today - timedelta(days=2), today + timedelta(days=1)),
                       get_user_model().objects.get(username="charlie"))
-    return statement.pk, statement.number, str(statement.total)
+    # A draft of beta's whose period has ended (up to the last minute), for staff to issue.
+    ended = datetime.now(UTC).replace(second=0, microsecond=0)
+    beta = draft(Tenant.objects.get(slug="beta"), today - timedelta(days=1), ended)
+    return statement.pk, statement.number, str(statement.total), beta.pk
 
 
 def delete_statements():
@@ -58,7 +62,7 @@ def test_a_tenant_admin_opens_a_statement_and_downloads_it_as_csv_and_pdf(live_s
                                                                           log_in, tmp_path, request):
     from billing.exports import COLUMNS
 
-    pk, number, total = alpha_statement
+    pk, number, total, _ = alpha_statement
     log_in("alice", "/web/billing/statements/")
     assert page.url.endswith("/web/billing/statements/")
     assert page.locator("#statements-table tbody tr").count() == 1  # alpha's only
@@ -113,3 +117,21 @@ def test_the_cost_breakdown_drills_down_from_a_namespace_bar_to_its_pods(live_st
     page.wait_for_selector("#costs-chart[data-state=drawn] canvas")
     shoot(page, "costs-pods")
     assert page.goto("/web/billing/costs/?namespace=ml-lab").status == 404
+
+
+def test_staff_issue_an_ended_draft_from_its_page(live_stack, alpha_statement, page, shoot, log_in):
+    beta_draft = alpha_statement[3]
+    log_in("charlie", "/web/billing/statements/?tenant=beta")
+    assert page.locator("#statements-table tbody tr").count() == 1
+    with page.expect_navigation():
+        page.click(f"#statements-table a[href='/web/billing/statements/{beta_draft}/']")
+    assert page.locator("#statement-title .statement-state").inner_text().lower() == "draft"
+    with page.expect_navigation():
+        page.click("#issue-statement")  # a POST form with the CSRF token
+    assert page.url.endswith(f"/web/billing/statements/{beta_draft}/")
+    assert page.locator("#statement-title .statement-state").inner_text().lower() == "issued"
+    assert "/beta/1 issued." in page.locator(".messages").inner_text()
+    assert "by charlie" in page.locator("#statement-facts").inner_text()
+    assert page.locator("#correct-statement").count() == 1
+    page.wait_for_selector("#daily-chart[data-state=drawn], #daily-chart[data-state=empty]")
+    shoot(page, "issued-by-staff")
