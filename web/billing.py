@@ -130,6 +130,13 @@ def current_month(request):
     """This calendar month's draft, recomputed now (for staff on "all": the operator's)."""
     tenant, _ = chosen_scope(request)
     start, end = month_bounds(f"{datetime.now(UTC):%Y-%m}")
+    issued = (Statement.objects.filter(tenant=tenant, period_start=start, period_end=end,
+                                       state=Statement.State.ISSUED).order_by("-issued_at").first())
+    if issued is not None:
+        # Issued early (by the command or the API's clients): that is the month now; drafting it
+        # again would make a second statement of the period beside it.
+        messages.info(request, f"This month is issued already ({issued.number}): correct it to change it.")
+        return redirect("web:billing_statement", pk=issued.pk)
     try:
         statement = draft(tenant, start, end)
     except StatementError as exc:

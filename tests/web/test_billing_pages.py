@@ -245,6 +245,11 @@ class ClusterPagesTests(ClusterCase):
         response = self.client.post(f"/web/billing/statements/{current.pk}/issue", follow=True)
         self.assertIn("cannot be issued", self.text(response))
         self.assertEqual(Statement.objects.get(pk=current.pk).state, "draft")
+        # Issued early anyway (manage.py statement --issue): the current month is that statement.
+        issued = issue(current, self.charlie)
+        response = self.as_user(self.alice).get("/web/billing/statements/current/")
+        self.assertRedirects(response, f"/web/billing/statements/{issued.pk}/")
+        self.assertEqual(Statement.objects.filter(tenant=self.alpha, period_start=start).count(), 1)
 
     def test_staff_issue_a_draft_and_draft_a_correction_from_the_page(self):
         beta_draft = draft(self.beta, self.start, self.end)
