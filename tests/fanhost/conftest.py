@@ -41,10 +41,13 @@ class Host:
         return status, (payload if raw else json.loads(payload))
 
 
-def serve(heartbeat_timeout=60.0, legacy_control=False, clock=None, panel=None):
+def serve(heartbeat_timeout=60.0, legacy_control=False, clock=None, panel=None, wall=None):
+    """``clock``: the watchdog's (monotonic by default); ``wall``: the one ``since`` is stamped with."""
     factory = mock_factory()
     pins = L293D(factory)
     kwargs = {"clock": clock} if clock else {}
+    if wall:
+        kwargs["wall"] = wall
     controller = FanController(pins, heartbeat_timeout, **kwargs)
     state = HostState(controller, TOKEN, legacy_control=legacy_control, quiet=True, panel=panel)
     server = make_server(state, "127.0.0.1", 0)
