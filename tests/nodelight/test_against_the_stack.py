@@ -126,8 +126,8 @@ def test_each_nodes_light_follows_its_pods_as_they_fail_get_deleted_pend_and_run
         for agent in agents.values():
             agent.stop()
     # Across the nodes and the steps the lights went through the states a person would look for.
-    assert {lights.GREEN, lights.RED, lights.BLUE} <= seen, seen
-    assert {"running", "failed", "deleting"} <= states, states
+    assert {lights.GREEN, lights.RED, lights.BLUE, lights.YELLOW} <= seen, seen
+    assert {"running", "failed", "deleting", "pending"} <= states, states  # the four, pending too
 
 
 def test_the_http_fallback_answers_the_same_summary_and_a_wrong_token_is_refused(
