@@ -55,6 +55,7 @@ class CycleReport:
     pods_from: str = ""  # "watch" or "list": where the usage and inventory cycles took the pods from
     seconds: dict = field(default_factory=dict)  # phase -> seconds
     write: WriteReport = field(default_factory=WriteReport)
+    unobserved_nodes: list = field(default_factory=list)  # the usage cycle's nodes without a summary
 
     def as_dict(self):
         return {
@@ -62,6 +63,7 @@ class CycleReport:
             **({"failure": self.failure} if self.failure else {}),
             "points": self.points, "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             **({"pods_from": self.pods_from} if self.pods_from else {}),
+            **({"unobserved_nodes": self.unobserved_nodes} if self.unobserved_nodes else {}),
             "written": self.write.written, "spooled": self.write.spooled, "replayed": self.write.replayed,
             "rejected": self.write.rejected,
         }
@@ -227,6 +229,10 @@ def _usage(report, kube, store, redis, pod_watch=None, node_names=None, shard=No
     finally:
         report.write.merge(stream.close())
     report.seconds.update(result.timings)
+    if result.unobserved_nodes:
+        # Their pods are unobserved this cycle, not idle: no point is written for them, the live
+        # view shows their usage as unknown, and the next sample charges the time (gap_seconds).
+        report.unobserved_nodes = sorted(result.unobserved_nodes)
     # Most of the write overlapped the parsing; this is what the cycle still waited for at the end.
     report.seconds["write_wait"] = stream.waited
     report.points = result.counts
@@ -351,6 +357,7 @@ def _usage_dispatch(report, kube, store, redis, pod_watch=None, dispatch=None):
         for measurement, value in part.points.items():
             report.points[measurement] = report.points.get(measurement, 0) + value
         report.write.merge(part.write)
+        report.unobserved_nodes = sorted(report.unobserved_nodes + part.unobserved_nodes)
         for phase, seconds in part.seconds.items():
             if phase != "total":  # the dispatch's own total covers the shards run here
                 report.seconds[phase] = report.seconds.get(phase, 0.0) + seconds

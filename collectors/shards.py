@@ -138,6 +138,8 @@ def merge_reports(entries, count):
             merged[name] += report.get(name) or 0
         if report.get("pods_from"):
             merged["pods_from"] = report["pods_from"]
+        if report.get("unobserved_nodes"):
+            merged["unobserved_nodes"] = sorted(merged.get("unobserved_nodes", []) + report["unobserved_nodes"])
     if merged["shards"]["failed"] or merged["shards"]["skipped"]:
         merged["ok"] = not merged["shards"]["failed"]
         merged["error"] = "; ".join(errors) or "shards skipped: " + ", ".join(merged["shards"]["skipped"])

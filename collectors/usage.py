@@ -38,6 +38,8 @@ class UsageResult:
     node_usage: dict = field(default_factory=dict)  # node -> {"cpu_nanocores", "memory_bytes"}
     pod_usage: dict = field(default_factory=dict)  # (ns, pod) -> {"cpu_nanocores", "memory_bytes"}
     timings: dict = field(default_factory=dict)
+    # Nodes whose summary could not be read: their pods got no point this cycle (unobserved, not idle).
+    unobserved_nodes: list = field(default_factory=list)
 
 
 def _add_integrals(fields, pairs, interval):
@@ -493,6 +495,7 @@ def collect_pod_usage(kube, sampling, pods, node_names, workers=16, sink=None):
         if isinstance(summary, Exception):
             log.warning("no summary from node %s: %s", node_name, summary)
             failed += 1
+            result.unobserved_nodes.append(node_name)
             denied += isinstance(summary, (KubeAccessDenied, KubeTLSError))
             continue
         parse_started = time.perf_counter()

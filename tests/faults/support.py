@@ -247,3 +247,19 @@ def record(name, figures):
     if path:
         with open(path, "a") as handle:
             handle.write(line + "\n")
+
+
+def pod_errors(simulator, store, start, end, namespace):
+    """``{pod: (truth core-s, kubemon core-s)}`` of one namespace over ``(start, end]``: what a
+    failed namespace comparison shows."""
+    truth = {}
+    for pod in simulator.get("/sim/truth", start=_iso(start), end=_iso(end))["pods"]:
+        if pod["namespace"] == namespace:
+            truth[pod["pod"]] = truth.get(pod["pod"], 0.0) + pod["cpu_core_seconds"]
+    series = store.query(
+        f'SELECT sum("cpu_core_seconds") FROM {source_identifier(CONTAINER)} '  # noqa: S608  (whitelisted)
+        'WHERE "namespace" = $ns AND time > $start AND time <= $end GROUP BY "pod_name"',
+        params={"ns": namespace, "start": start * 10**9, "end": end * 10**9})
+    got = {s["tags"]["pod_name"]: s["values"][0][1] for s in series}
+    return {pod: (round(truth.get(pod, 0.0), 3), round(got.get(pod, 0.0), 3)) for pod in sorted(set(truth) | set(got))
+            if abs(truth.get(pod, 0.0) - got.get(pod, 0.0)) > 1e-6}

@@ -26,6 +26,7 @@ from kubemon.liveview import POD_COLUMNS
 from kubemon.timeseries.schema import CONTAINER, source_identifier
 from tests.faults.support import (
     CPU_TOLERANCE,
+    MEMORY_TOLERANCE,
     Beat,
     describe,
     double_charged,
@@ -76,14 +77,17 @@ def test_the_kubernetes_api_down_and_back_fails_its_cycles_cleanly_and_loses_not
     # Each container running across the outage: 255 s since its last sample, 15 s of it usual.
     assert first_after > 10 and gap == pytest.approx(first_after * (back_at - down_at), rel=0.05), (first_after, gap)
     assert double_charged(store) == []
-    # CPU comes from the kubelets' counters: exact across the gap. Memory is a gauge: outside the
-    # outage it is exact; across it, the gap is charged at the working set seen after it (and a
-    # pod that lived and went unseen is not charged), which is what gap_seconds reports.
+    # CPU comes from the kubelets' counters: exact over the run (a crash-looping pod's CPU of the
+    # gap may land in a later sample: its instances that ran unseen are charged from the pod's
+    # counter when one is next seen). Memory is a gauge: outside the outage it is exact; across
+    # it, the gap is charged at the working set seen after it (a pod that lived unseen is not
+    # charged), which is what gap_seconds reports.
     errors = truth_errors(simulator, store, began, end)
     assert len(errors) >= 3 and all(abs(c) <= CPU_TOLERANCE for c, _ in errors.values()), describe(errors)
     for window in ((began, down_at), (back_at + 15, end)):
         outside = truth_errors(simulator, store, *window)
-        assert len(outside) >= 3 and within_truth(outside), (window, describe(outside))
+        assert len(outside) >= 3 and all(abs(m) <= MEMORY_TOLERANCE for _, m in outside.values()), \
+            (window, describe(outside))
     record("kubernetes_api_down", {"outage_simulated_s": back_at - down_at, "failed_cycles": len(during),
                                    "gap_container_s": round(gap), "double_charged": 0,
                                    "worst_cpu": max(abs(c) for c, _ in errors.values()),
