@@ -7,8 +7,8 @@ cent). So:
 - ``namespace_rows(tenant, window)`` are the namespaces of the statement ``draft(tenant, start,
   end)`` would make, and their sum is its total;
 - ``tenant_rows(tenants, window)`` are each tenant's statement total over the window (its own
-  price lists), plus, for the operator, the ``__unallocated__`` and ``__idle__`` lines of the
-  operator's statement;
+  price lists), plus, for the operator, the ``__unallocated__`` and (unless idle is shared
+  among the tenants) ``__idle__`` lines of the operator's statement;
 - ``pod_rows(tenant, namespace, window)`` price each pod's allocation (``metrics.allocation``,
   grouping ``pod``) line by line: a namespace's pods may add up to a few cents more or less than
   the namespace, since every line is rounded on its own;
@@ -89,7 +89,9 @@ def tenant_rows(tenants, window, ctx=None, operator=False):
         rows.append(row)
     if operator:
         try:
-            lines, _ = compute(None, window.begin, window.end, ctx, idle="keep")
+            # Under BILLING_IDLE=share the tenants' rows carry the idle already: the operator's
+            # statement then has no __idle__ line, so nothing is counted twice.
+            lines, _ = compute(None, window.begin, window.end, ctx)
         except StatementError as exc:
             errors["operator"] = str(exc)
         else:

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.test import Client
+from django.test import Client, override_settings
 
 from billing import exports
 from billing.models import PriceList, Statement
@@ -332,3 +332,14 @@ class ClusterPagesTests(ClusterCase):
         self.assertIn("tenant=beta", rows["beta"][1])
         level, rows = self.rows(self.text(self.client.get("/web/billing/costs/" + rows["beta"][1])))
         self.assertEqual((level, set(rows)), ("namespace", {"beta-web"}))
+
+    def test_shared_idle_is_in_the_tenants_rows_and_not_the_operators_as_well(self):
+        with override_settings(BILLING_IDLE="share"):
+            page = f"/web/billing/costs/?{self.range_query()}"
+            _, rows = self.rows(self.text(self.as_user(self.charlie).get(page)))
+            self.assertEqual(set(rows), {"alpha", "beta", "__unallocated__"})
+            self.assertEqual(rows["alpha"][0], draft(self.alpha, self.start, self.end).total)
+            self.assertGreater(rows["alpha"][0], D("18.29"))  # its share of the idle capacity
+            _, rows = self.rows(self.text(self.client.get(page + "&tenant=alpha")))
+            self.assertIn("__idle__", rows)
+            self.assertIsNone(rows["__idle__"][1])  # not a namespace to open
