@@ -12,8 +12,8 @@ cent). So:
 - ``pod_rows(tenant, namespace, window)`` price each pod's allocation (``metrics.allocation``,
   grouping ``pod``) line by line: a namespace's pods may add up to a few cents more or less than
   the namespace, since every line is rounded on its own;
-- ``daily_costs(tenant, start, end)`` is the statement recomputed for each UTC day at the price
-  lists now in force (a chart: an issued statement keeps its own lines and rates).
+- ``daily_costs(tenant, start, end, statement_lines=...)`` is the statement recomputed for each
+  UTC day, priced at the statement's own rates (a chart: the statement is its lines).
 
 Nothing here is stored: a statement is made only by ``billing.statements.draft`` and ``issue``.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from billing.pricing import Rates, price_periods
+from billing.pricing import Rates, cost, price_periods
 from billing.statementmodels import IDLE, UNALLOCATED
 from billing.statements import Context, StatementError, _resource_lines, _rule_of, compute
 from metrics.allocation import allocate
@@ -133,16 +133,41 @@ def utc_days(start, end):
         day = following
 
 
-def daily_costs(tenant, start, end, now=None, ctx=None, idle=None):
+def _statement_rates(statement_lines):
+    """``rate_at(line)``: the rate the statement charged for a line like ``line`` (same tenant,
+    namespace, resource, GPU model and node-label rule) at the moment the line starts, or None."""
+    periods = {}
+    for x in statement_lines:
+        key = (x.tenant, x.namespace, x.resource, x.gpu_model, x.node_label)
+        periods.setdefault(key, []).append((x.period_start, x.period_end, x.rate))
+
+    def rate_at(line):
+        key = (line.tenant, line.namespace, line.resource, line.gpu_model, line.node_label)
+        for begin, end, rate in periods.get(key, ()):
+            if begin <= line.period_start < end:
+                return rate
+        return None
+
+    return rate_at
+
+
+def daily_costs(tenant, start, end, now=None, ctx=None, idle=None, statement_lines=None):
     """``[{"day": date, "costs": {resource: Decimal}, "total": Decimal}, ...]`` for each UTC day of
-    ``[start, end)`` up to ``now`` (the statement of ``tenant``, None: the operator's, per day)."""
+    ``[start, end)`` up to ``now``: the statement of ``tenant`` (None: the operator's) per day.
+
+    With ``statement_lines`` (a statement's own lines), each day's quantities are priced at the
+    rates that statement charged, so an issued statement's days keep its rates after a price list
+    changes; a line it does not have (samples that came later) keeps today's rate.
+    """
     now = now or datetime.now(UTC)
     ctx = ctx or Context(now=now)
+    rate_at = _statement_rates(statement_lines) if statement_lines is not None else (lambda line: None)
     days = []
     for begin, stop in utc_days(start, min(end, max(now, start + timedelta(seconds=1)))):
         lines, _ = compute(tenant, begin, stop, ctx, idle)
         costs = dict.fromkeys(RESOURCES, ZERO)
         for line in lines:
-            costs[line.resource] += line.cost
+            rate = rate_at(line)
+            costs[line.resource] += line.cost if rate is None else cost(line.quantity, rate)
         days.append({"day": begin.date(), "costs": costs, "total": sum(costs.values(), ZERO)})
     return days

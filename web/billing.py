@@ -157,11 +157,12 @@ def statement_download(request, pk, fmt):
 
 @require_GET
 def statement_daily(request, pk):
-    """Cost per UTC day and resource, recomputed from the samples (``billing.breakdown.daily_costs``)."""
+    """Cost per UTC day and resource: the samples of each day at the statement's rates
+    (``billing.breakdown.daily_costs``)."""
     statement = statement_or_404(request, pk)
     try:
         days = daily_costs(statement.tenant, statement.period_start, statement.period_end,
-                           idle=statement.idle or None)
+                           idle=statement.idle or None, statement_lines=list(statement.lines.all()))
     except StatementError as exc:
         return JsonResponse({"code": 409, "message": str(exc)}, status=409)
     return JsonResponse({

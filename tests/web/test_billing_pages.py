@@ -287,6 +287,15 @@ class ClusterPagesTests(ClusterCase):
         allowed = D("0.00") if len(body["days"]) == 1 else D("0.01") * statement.lines.count()
         self.assertLessEqual(abs(total - D("18.29")), allowed)
         self.assertEqual(sum(D(v) for v in body["series"][2]["values"]), D("12.30"))  # 3 H100-hours
+        # A later price change does not reprice the issued statement's days: they keep its rates.
+        prices = PriceList.objects.get(name="standard")
+        prices.cpu_core_hour, prices.gpu_model_rates = D("9.00"), {H100: "1.00"}
+        prices.save()
+        again = self.client.get(f"/web/data/billing/statements/{statement.pk}/daily").json()
+        self.assertEqual(again["totals"], body["totals"])
+        self.assertEqual(sum(D(v) for v in again["series"][2]["values"]), D("12.30"))
+        # (A draft priced now does use them: 1.5 core-hours at 9.00, 3 H100-hours at 1.00.)
+        self.assertEqual(draft(self.alpha, self.start, self.end).total, D("13.50") + D("2.24") + D("3.00"))
 
     def range_query(self):
         return f"start={self.start:%Y-%m-%dT%H:%M:%S}&end={self.end:%Y-%m-%dT%H:%M:%S}"
