@@ -19,7 +19,8 @@ basis, averages over the window, efficiencies (usage / request; None without a r
 GPU-hours by GPU model.
 
 Where the numbers come from (``metrics.engine.aggregate``, so the planner's tiers, the rollup,
-the day cache and the running sums serve every one, and raw data and the rollup give the same):
+the day cache and the running sums serve every one, and raw data and the rollup give the same;
+the eight container gauges are one ``aggregate_many`` question, one statement per piece):
 
 - CPU used: ``cpu/usage_rate``'s integral (the kubelet's exact counter); requested:
   ``cpu/request``'s; max: ``cpu_allocated_core_seconds`` (``CPU_MAX`` below).
@@ -244,13 +245,18 @@ def allocate(window, grouping="namespace", selection=None, store=None, use_rollu
     def ask(metric, tags, chosen=selection):
         return engine.aggregate(metric, window, tags, chosen, store=store, use_rollup=use_rollup, now=now)
 
+    def ask_container():
+        # One question for the eight container gauges: one plan, one statement per piece.
+        metrics = [metric for _, metric, _, _ in _CONTAINER_READS]
+        return engine.aggregate_many(metrics, window, group_tags, selection, store=store, use_rollup=use_rollup,
+                                     now=now)
+
     with ThreadPoolExecutor(PARALLEL_QUESTIONS) as pool:
-        futures = [(name, factor, column, pool.submit(ask, metric, group_tags))
-                   for name, metric, factor, column in _CONTAINER_READS]
+        container = pool.submit(ask_container)
         gpu_namespaces = pool.submit(ask, METRICS["gpu/request"], ("namespace",))
         result = {}
-        for name, factor, column, future in futures:
-            for key, aggregate in future.result().items():
+        for (name, _, factor, column), answer in zip(_CONTAINER_READS, container.result(), strict=True):
+            for key, aggregate in answer.items():
                 value = getattr(aggregate, column) or 0.0
                 allocation = result.setdefault(key, Allocation(window.seconds))
                 setattr(allocation, name, value * factor)

@@ -99,3 +99,44 @@ def clear():
     for start in range(0, len(keys), 1000):
         redis.delete(*keys[start : start + 1000])
     return len(keys)
+
+
+# --- whole spans of the daily tiers ---
+#
+# A daily tier (``namespace_daily``, ``pod_daily``) answers a month in one statement, but for
+# 1,000 pods that statement still opens every pod's series. The days it covers are final, so
+# its answer is kept whole, keyed by the span and every day's generation: late data or a
+# re-roll in any of its days makes the entry unreachable, as for a single day.
+
+
+def span_key(metric, group_tags, selection, policy, span, days):
+    """The entry of ``metric``'s read of the daily tier ``policy`` over ``span`` (its ``days``),
+    or None (Redis trouble: read InfluxDB)."""
+    try:
+        generations = RollupBacklog(get_redis()).generations(days)
+    except Exception as exc:  # noqa: BLE001  (the cache is an accelerator; InfluxDB still answers)
+        log.warning("day cache unavailable: %s", exc)
+        return None
+    identity = orjson.dumps([metric.name, list(group_tags), selection.namespaces, list(selection.exclude), policy,
+                             span.begin.isoformat(), span.end.isoformat(), [generations[day] for day in days]])
+    return PREFIX + "span:" + hashlib.sha256(identity).hexdigest()
+
+
+def get_span(key):
+    """``{group key: [s, i, mx, n, sb, ib, u]}`` stored under ``key``, or None."""
+    try:
+        value = get_redis().get(key)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("day cache unavailable: %s", exc)
+        return None
+    if value is None:
+        return None
+    return {tuple(k.split(_SEP)) if k else (): v for k, v in orjson.loads(value).items()}
+
+
+def put_span(key, groups):
+    try:
+        payload = orjson.dumps({_SEP.join(group): values for group, values in groups.items()})
+        get_redis().set(key, payload, ex=settings.API_DAY_CACHE_SECONDS)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("day cache unavailable: %s", exc)

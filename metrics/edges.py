@@ -17,7 +17,14 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from kubemon.timeseries.schema import RAW_POLICY, field_identifier, quote_identifier, source_identifier, tag_identifier
+from kubemon.timeseries.schema import (
+    CONTAINER,
+    RAW_POLICY,
+    field_identifier,
+    quote_identifier,
+    source_identifier,
+    tag_identifier,
+)
 from metrics.window import to_ns
 
 
@@ -31,43 +38,58 @@ def reach():
     return timedelta(seconds=2 * max(schedule.get("usage") or 15, schedule.get("gpu") or 15))
 
 
-def _statement(metric, fields, group_tags, selection, params, key):
-    m = metric.measurement
+def _statement(measurement, fields, group_tags, selection, params, key):
+    m = measurement
     q = quote_identifier
-    columns = ", ".join(f"{field_identifier(m, f)} AS {q('v' + str(n))}" for n, (f, _) in enumerate(fields))
+    # Each value under its field's name: the metrics sharing the statement find theirs by name.
+    columns = ", ".join(f"{field_identifier(m, f)} AS {q(f)}" for f in fields)
     where = f"{selection.where(m, params)} AND time >= $edge_b{key} AND time < $edge_e{key}"
     group = ", ".join(tag_identifier(m, t) for t in group_tags)
     return (f"SELECT {field_identifier(m, 'interval_seconds')} AS {q('interval')}, {columns} "  # noqa: S608  (whitelisted identifiers; values are $params)
             f"FROM {source_identifier(m, RAW_POLICY)} WHERE {where} GROUP BY {group}")
 
 
-def statements(metric, window, group_tags, selection, params):
-    """The two statements (begin and end edge) whose results ``deltas`` reads; none for a kind
-    without per-sample resource-time. Their bounds go into ``params`` as ``$edge_b<n>``/``$edge_e<n>``."""
-    fields = metric.strategy.edge_fields(metric)
-    if not fields:
-        return []
+def statements(metrics, window, group_tags, selection, params, skip_end=False):
+    """``[(measurement, sign, statement)]``: per measurement of ``metrics``, one statement per edge
+    (begin: -1, end: +1) reading every field their kinds share out, whose results ``deltas``
+    reads; none for kinds without per-sample resource-time. ``skip_end``: no sample of the
+    container measurement can lie past the end (``metrics.openedge.nothing_after``), so its end
+    statement is left out. Bounds go into ``params`` as ``$edge_b<n>``/``$edge_e<n>``."""
+    fields = {}
+    for metric in metrics:
+        for name, _ in metric.strategy.edge_fields(metric):
+            fields.setdefault(metric.measurement, {})[name] = None
     span = reach()
     result = []
-    for key, edge in enumerate((window.begin, window.end)):
-        params[f"edge_b{key}"], params[f"edge_e{key}"] = to_ns(edge), to_ns(edge + span)
-        result.append(_statement(metric, fields, group_tags, selection, params, key))
+    for measurement, names in fields.items():
+        for sign, edge in ((-1, window.begin), (1, window.end)):
+            if sign > 0 and skip_end and measurement == CONTAINER:
+                continue
+            key = len(result)
+            params[f"edge_b{key}"], params[f"edge_e{key}"] = to_ns(edge), to_ns(edge + span)
+            result.append((measurement, sign, _statement(measurement, list(names), group_tags, selection, params,
+                                                         key)))
     return result
 
 
-def deltas(metric, window, group_tags, results):
-    """``{group key: {Partial column: resource-time to add}}`` from the results of ``statements``."""
+def deltas(metric, window, group_tags, edges):
+    """``{group key: {Partial column: resource-time to add}}`` from ``[(measurement, sign, series
+    list)]``, the results of ``statements``."""
     fields = metric.strategy.edge_fields(metric)
-    if not fields or not results:
+    if not fields:
         return {}
     deltas = {}
-    for edge, sign, series_list in ((window.begin, -1, results[0]), (window.end, 1, results[1])):
-        edge_ns = to_ns(edge)
+    for measurement, sign, series_list in edges:
+        if measurement != metric.measurement:
+            continue
+        edge_ns = to_ns(window.begin if sign < 0 else window.end)
         for series in series_list:
             tags = series.get("tags") or {}
             group = deltas.setdefault(tuple(tags.get(t, "") for t in group_tags), {})
+            at = {column: n for n, column in enumerate(series["columns"])}
+            picks = [(at[name], column) for name, column in fields]
             for row in series["values"]:
-                t, interval, values = row[0], row[1], row[2:]
+                t, interval = row[0], row[at["interval"]]
                 if not interval:
                     continue
                 start = t - interval * 1e9
@@ -75,7 +97,8 @@ def deltas(metric, window, group_tags, results):
                     continue  # wholly on one side of the edge: already right
                 # begin: the part before the edge is taken away; end: the part before it is added.
                 share = (edge_ns - start) / (interval * 1e9)
-                for (_, column), value in zip(fields, values, strict=True):
+                for n, column in picks:
+                    value = row[n]
                     if value is not None:
                         group[column] = group.get(column, 0.0) + sign * value * share
     return deltas

@@ -10,11 +10,16 @@ value (namespaces, time bounds, limits) travels as a bound parameter.
 2. **the day cache** (``metrics.daycache``): whole finished days of the rollup part it already
    holds are taken from Redis;
 3. **chunking** (``metrics.planner``): the other days are read in chunks grouped by day, raw
-   spans cut into pieces InfluxDB reads in parallel;
+   spans cut into pieces InfluxDB reads in parallel; a daily tier's piece (whole final days) is
+   read in one statement and kept whole in the day cache, keyed by its days' generations;
+   ``aggregate_many`` asks about several metrics at once: one plan per measurement, and the
+   metrics' reads of the same piece in one statement (``metrics.batch``);
 4. **re-bucketing**: each result row is added to its group's ``Partial`` (and, for days read by
    day, to the day's entry that goes back into the cache); a raw span whose samples lack kubemon's
    resource-time (another writer's, such as Telegraf's) is read again per series, and their
    resource-time derived from the samples' spacing is added (``add_foreign``);
+   the window's edges (``metrics.edges``) are read from raw data, but for the end edge of a
+   window whose end the running sums show nothing after (``metrics.openedge.nothing_after``);
 5. **finishing**: the metric's kind (``metrics.kinds``) turns each group's sums into an
    ``Aggregate`` in the metric's unit.
 
@@ -23,6 +28,7 @@ raw aggregation computes, so the answer is the same either way (up to float roun
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -31,6 +37,7 @@ from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
 from kubemon.timeseries.hours import HOUR
 from kubemon.timeseries.schema import (
+    CONTAINER,
     DAILY_POLICIES,
     HOURLY_POLICY,
     RAW_POLICY,
@@ -38,10 +45,9 @@ from kubemon.timeseries.schema import (
     SPACING_CAP_SECONDS,
     field_identifier,
     source_identifier,
-    tag_identifier,
 )
 from kubemon.timeseries.tiers import NAMESPACE_MEASUREMENTS, namespace_tier_since, pod_tier_span
-from metrics import daycache, edges, openedge, planner
+from metrics import batch, daycache, edges, openedge, planner
 from metrics.catalogue import LEGACY_TAGS
 from metrics.kinds import foreign_statements
 from metrics.raw import from_ns, raw_rows
@@ -58,8 +64,8 @@ GROUP_TAGS = {
     "all-pod": ("namespace", "pod_name"),
 }
 
-__all__ = ["GROUP_TAGS", "MODES", "Aggregate", "Selection", "aggregate", "aggregate_rows", "plan", "raw_rows",
-           "usage_by_namespace", "usage_by_pod"]
+__all__ = ["GROUP_TAGS", "MODES", "Aggregate", "Selection", "aggregate", "aggregate_many", "aggregate_rows", "plan",
+           "raw_rows", "usage_by_namespace", "usage_by_pod"]
 
 
 # --- 1. planning ---
@@ -116,54 +122,72 @@ def plan(metric, window, store, use_rollup=True, now=None, group_tags=()):
 # --- 2. and 3. the day cache, then chunking ---
 
 
+@dataclass
+class Cached:
+    """What the day cache holds of a metric's reads, and what goes back into it after them."""
+
+    partials: dict  # {group key: Partial} of the cached days and spans
+    days: list  # days read by day, whose results go back into the cache
+    generations: dict  # the rollup generations of the days the cache was asked for
+    spans: dict  # {read index: entry key}: daily-tier reads whose answer goes back whole
+
+
 def reads_and_cached(metric, pieces, group_tags, selection, now):
-    """``(reads, partials, cache_days, generations)``: the statements to run, the sums the day
-    cache already holds, the days read by day whose results go back into the cache, and the
-    rollup generations of the days the cache was asked for."""
-    reads, partials, cache_days, generations = [], {}, [], {}
+    """``(reads, Cached)``: the statements to run, and what the day cache already holds."""
+    reads, cached = [], Cached({}, [], {}, {})
+    partials = cached.partials
     for policy, part in pieces:
         spans = [part]
-        # The daily tiers are already a point per group and day: one statement reads a month
-        # of them faster than the day cache's entries could be fetched.
-        if policy in ROLLUP_POLICIES and policy not in DAILY_POLICIES and daycache.enabled():
+        if policy in DAILY_POLICIES and daycache.enabled():
+            # A daily tier's piece is whole final days: cached as one entry.
+            key = daycache.span_key(metric, group_tags, selection, policy, part, planner.days_of(part))
+            found = daycache.get_span(key) if key else None
+            if found is not None:
+                for group, values in found.items():
+                    partials.setdefault(group, Partial()).add_values(values)
+                continue
+            if key:
+                cached.spans[len(reads)] = key
+        elif policy in ROLLUP_POLICIES and daycache.enabled():
             days, spans = planner.whole_days(part, daycache.final_before(now))
             lookup = daycache.get(metric, group_tags, selection, days)
-            generations.update(lookup.generations)
+            cached.generations.update(lookup.generations)
             for groups in lookup.found.values():
                 for key, values in groups.items():
                     partials.setdefault(key, Partial()).add_values(values)
             missing = [day for day in days if day not in lookup.found]
-            cache_days += missing
+            cached.days += missing
             reads += [planner.Read(policy, span, by_day=True) for span in planner.day_chunks(missing)]
         if policy in ROLLUP_POLICIES:
             reads += [planner.Read(policy, span) for span in spans]
         elif policy == RAW_POLICY:
             reads += planner.raw_reads(metric, spans, settings.API_QUERY_PARALLELISM)
-    return reads, partials, cache_days, generations
+    return reads, cached
 
 
-def statement_for(metric, read, group_tags, selection, params, key):
-    """The InfluxQL of one read; its time bounds go into ``params`` as ``$b<key>``/``$e<key>``."""
-    m = metric.measurement
-    params[f"b{key}"] = to_ns(read.window.begin)
-    params[f"e{key}"] = to_ns(read.window.end)
-    where = f"{selection.where(m, params)} AND time >= $b{key} AND time < $e{key}"
-    group = ", ".join(tag_identifier(m, t) for t in group_tags)
-    if read.by_day:
-        # One row per UTC day and group, for the day cache; empty days are left out.
-        group = f"time(1d), {group} fill(none)"
-    return metric.strategy.statement(metric, read.policy, source_identifier(m, read.policy), where, group)
+def put_spans(cached, results, group_tags):
+    """Store the answers of the daily-tier reads the cache lacked, one entry per span."""
+    for index, key in cached.spans.items():
+        groups = {}
+        for series in results[index]:
+            tags = series.get("tags") or {}
+            part = groups.setdefault(tuple(tags.get(t, "") for t in group_tags), Partial())
+            part.add(dict(zip(series["columns"], series["values"][0], strict=True)))
+        daycache.put_span(key, {group: part.values() for group, part in groups.items()})
 
 
-def run_reads(store, metric, reads, group_tags, selection, window=None):
-    """``(results, edge results)``: one list of series per read, and per statement of the window's
-    edges (``metrics.edges``), all sent side by side (``API_QUERY_PARALLELISM``) so the edges
-    cost no extra round trip."""
+def run_reads(store, jobs, group_tags, selection, window, skip_end=False):
+    """``(results, edge results)``: per job (``[(metric, reads)]``), one list of series per read,
+    and ``[(measurement, sign, series list)]`` of the window's edges (``metrics.edges``), all sent
+    side by side (``API_QUERY_PARALLELISM``) so the edges cost no extra round trip. The jobs'
+    reads of one piece share a statement where their kinds allow it (``metrics.batch``)."""
     params = {}
-    statements = [statement_for(metric, read, group_tags, selection, params, key) for key, read in enumerate(reads)]
-    edge = edges.statements(metric, window, group_tags, selection, params) if window is not None else []
-    results = store.query_many(statements + edge, params=params, epoch="ns", parallel=settings.API_QUERY_PARALLELISM)
-    return results[: len(statements)], results[len(statements) :]
+    statements, members = batch.plan_statements(jobs, group_tags, selection, params)
+    edge = edges.statements([metric for metric, _ in jobs], window, group_tags, selection, params, skip_end)
+    results = store.query_many(statements + [text for _, _, text in edge], params=params, epoch="ns",
+                               parallel=settings.API_QUERY_PARALLELISM)
+    edge_results = [(m, sign, found) for (m, sign, _), found in zip(edge, results[len(statements):], strict=True)]
+    return batch.split(jobs, members, results[: len(statements)]), edge_results
 
 
 # --- 4. re-bucketing ---
@@ -265,25 +289,47 @@ def _bucket_value(series, begin):
 
 def aggregate(metric, window, group_tags, selection, store=None, use_rollup=True, now=None):
     """``{group key tuple: Aggregate}`` for ``metric`` over ``window``, grouped by ``group_tags``."""
+    return aggregate_many([metric], window, group_tags, selection, store, use_rollup, now)[0]
+
+
+def aggregate_many(metrics, window, group_tags, selection, store=None, use_rollup=True, now=None):
+    """``[{group key tuple: Aggregate}]``: ``aggregate`` of each of ``metrics``, with the same
+    answers, planned once per measurement and read with shared statements (``metrics.batch``)."""
     if selection.empty:
-        return {}
+        return [{} for _ in metrics]
     store = store or get_store()
     now = now or datetime.now(UTC)
-    pieces = plan(metric, window, store, use_rollup, now, group_tags)
-    pieces, open_docs = openedge.open_pieces(metric, pieces, group_tags) if use_rollup else (pieces, {})
-    reads, partials, cache_days, generations = reads_and_cached(metric, pieces, group_tags, selection, now)
-    openedge.add_partials(metric, open_docs, group_tags, selection, partials)
-    results, edge_results = run_reads(store, metric, reads, group_tags, selection, window)
-    per_day = rebucket(reads, results, group_tags, partials, cache_days)
-    add_foreign(store, metric, reads, results, group_tags, selection, partials)
-    daycache.put(metric, group_tags, selection, per_day, generations)
-    for key, columns in edges.deltas(metric, window, group_tags, edge_results).items():
-        part = partials.get(key)
-        if part is not None:
-            for column, value in columns.items():
-                setattr(part, column, getattr(part, column) + value)
-    kind = metric.strategy
-    return {key: kind.finish(metric, part, window) for key, part in partials.items() if not part.empty}
+    planned, jobs, states = {}, [], []
+    for metric in metrics:
+        # The plan and the open hours depend on the metric only through these.
+        shape = (metric.measurement, bool(metric.rollup), openedge.usable(metric, group_tags))
+        if shape not in planned:
+            pieces = plan(metric, window, store, use_rollup, now, group_tags)
+            planned[shape] = openedge.open_pieces(metric, pieces, group_tags) if use_rollup else (pieces, {})
+        pieces, open_docs = planned[shape]
+        reads, cached = reads_and_cached(metric, pieces, group_tags, selection, now)
+        openedge.add_partials(metric, open_docs, group_tags, selection, cached.partials)
+        jobs.append((metric, reads))
+        states.append(cached)
+    # Docs of the container measurement's open hours, whichever shape read them.
+    docs = {hour: doc for (m, _, _), (_, found) in planned.items() if m == CONTAINER for hour, doc in found.items()}
+    skip_end = openedge.nothing_after(window.end, docs, edges.reach())
+    results, edge_results = run_reads(store, jobs, group_tags, selection, window, skip_end)
+    answers = []
+    for (metric, reads), found, cached in zip(jobs, results, states, strict=True):
+        partials = cached.partials
+        put_spans(cached, found, group_tags)
+        per_day = rebucket(reads, found, group_tags, partials, cached.days)
+        add_foreign(store, metric, reads, found, group_tags, selection, partials)
+        daycache.put(metric, group_tags, selection, per_day, cached.generations)
+        for key, columns in edges.deltas(metric, window, group_tags, edge_results).items():
+            part = partials.get(key)
+            if part is not None:
+                for column, value in columns.items():
+                    setattr(part, column, getattr(part, column) + value)
+        kind = metric.strategy
+        answers.append({key: kind.finish(metric, part, window) for key, part in partials.items() if not part.empty})
+    return answers
 
 
 def usage_by_namespace(metric, window, scope, exclude=(), store=None, use_rollup=True):

@@ -114,6 +114,8 @@ class Kind:
     # counter, differentiated in Python; "as_of": ``field`` divided by the latest ``other`` of the
     # series at or before each sample, joined in Python (the two are in different points).
     raw_reader = "select"
+    # Whether the kind's reads are plain columns that can share a statement with other metrics'.
+    merges = False
 
     def has_integral(self, metric):
         return False
@@ -160,8 +162,12 @@ class ColumnKind(Kind):
     subclass gives ``columns(metric, hourly)``, the ``(alias, expression)`` pairs to select;
     ``terms`` adds ``k`` (raw) or ``u`` (rollup)."""
 
-    def statement(self, metric, policy, source, where, group):
-        q = quote_identifier
+    # Plain columns over the same span and groups: several such metrics' reads can share a
+    # statement (``metrics.batch``).
+    merges = True
+
+    def pairs(self, metric, policy):
+        """``[(alias, expression)]`` one read of ``policy`` selects."""
         hourly = policy in ROLLUP_POLICIES
         pairs = list(self.columns(metric, hourly))
         terms = self.terms(metric)
@@ -169,7 +175,11 @@ class ColumnKind(Kind):
             m, first = metric.measurement, terms[0]
             pairs.append(("u", f"sum({unknown_identifier(m, first.kubemon)})") if hourly
                          else ("k", f"count({_f(m, first.kubemon)})"))
-        columns = ", ".join(f"{expr} AS {q(alias)}" for alias, expr in pairs)
+        return pairs
+
+    def statement(self, metric, policy, source, where, group):
+        q = quote_identifier
+        columns = ", ".join(f"{expr} AS {q(alias)}" for alias, expr in self.pairs(metric, policy))
         return f"SELECT {columns} FROM {source} WHERE {where} GROUP BY {group}"  # noqa: S608  (whitelisted identifiers; values are $params)
 
 

@@ -90,3 +90,14 @@ def add_partials(metric, docs, group_tags, selection, partials):
             if any(value is not None for value in row.values()):
                 partials.setdefault(key, Partial()).add(row)
 
+
+
+def nothing_after(end, docs, reach):
+    """Whether no container sample lies in ``[end, end + reach)``, by the running sums already
+    read (``docs``): the hour holding both ends has a whole document whose every sample is before
+    ``end``, so the window's end edge (``metrics.edges``) has nothing to share out and need not be
+    read. A sample there would have been summed into that document by the cycle that took it:
+    the same trust the open hour's answer puts in it (no other writers, ``API_OPEN_HOUR_SUMS``)."""
+    hour = floor_hour(end)
+    doc = docs.get(hour)
+    return doc is not None and end + reach <= hour + HOUR and doc["until"] < end.timestamp()

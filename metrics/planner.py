@@ -154,6 +154,15 @@ def whole_days(window, final):
     return days, rest
 
 
+def days_of(window):
+    """The day starts of a window made of whole UTC days (a daily tier's piece)."""
+    days, day = [], window.begin
+    while day < window.end:
+        days.append(day)
+        day += DAY
+    return days
+
+
 def day_chunks(days):
     """Spans of at most ``DAYS_PER_STATEMENT`` consecutive days to read, grouped by day."""
     return [Window(days[start], days[min(start + DAYS_PER_STATEMENT, len(days)) - 1] + DAY)
