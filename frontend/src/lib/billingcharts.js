@@ -35,9 +35,10 @@ export function drawDailyCosts(holder, days, series, currency) {
     color: shown.map((line) => RESOURCE_COLOURS[line.name] || "#6b7280"),
     tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v) => money(v, currency) },
     legend: { top: 0 },
-    grid: { left: 70, right: 16, top: 36, bottom: 40 },
+    grid: { left: 60, right: 16, top: 36, bottom: 40 },
     xAxis: { type: "category", data: days.map((day) => day.slice(5)), ...AXIS },
-    yAxis: { type: "value", name: currency, ...AXIS, axisLabel: { ...AXIS.axisLabel, formatter: (v) => money(v) } },
+    // The currency is in the caption: an axis name would sit under the legend on a phone.
+    yAxis: { type: "value", ...AXIS, axisLabel: { ...AXIS.axisLabel, formatter: (v) => money(v) } },
     series: shown.map((line) => ({
       type: "bar", stack: "cost", name: RESOURCE_NAMES[line.name] || line.name,
       data: line.values.map(Number), barMaxWidth: 28,
