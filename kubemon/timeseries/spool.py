@@ -5,6 +5,10 @@ Each entry is one batch: its retention policy, precision and zlib-compressed lin
 a few hundred MB). Replay reads the oldest entry, writes it, and only then removes it: a worker
 killed mid-replay writes that batch again, which InfluxDB absorbs because a point is identified
 by measurement, tags and timestamp (DESIGN §3).
+
+``peek`` returns ``(policy, precision, body, token)`` and ``pop(entry)`` removes exactly that
+entry: if two replays overlap (the replay lock's lease lapsed under a stalled one), both write
+the same batch and both remove it, and the batch behind it, which neither wrote, stays.
 """
 
 import contextlib
@@ -45,10 +49,11 @@ class RedisSpool:
 
     def peek(self):
         blob = self.redis.lindex(self.key, 0)
-        return None if blob is None else _decode(blob)
+        return None if blob is None else (*_decode(blob), blob)
 
-    def pop(self):
-        self.redis.lpop(self.key)
+    def pop(self, entry):
+        # By value, not LPOP: the first (oldest) copy of this very batch, none if another replay took it.
+        self.redis.lrem(self.key, 1, entry[3])
 
     def __len__(self):
         return self.redis.llen(self.key)
@@ -91,12 +96,10 @@ class FileSpool:
 
     def peek(self):
         entries = self._entries()
-        return _decode(entries[0].read_bytes()) if entries else None
+        return (*_decode(entries[0].read_bytes()), entries[0]) if entries else None
 
-    def pop(self):
-        entries = self._entries()
-        if entries:
-            entries[0].unlink(missing_ok=True)
+    def pop(self, entry):
+        entry[3].unlink(missing_ok=True)  # that batch's file; gone already if another replay took it
 
     def __len__(self):
         return len(self._entries())

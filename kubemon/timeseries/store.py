@@ -193,7 +193,7 @@ class TimeseriesStore:
                 entry = self.spool.peek()
                 if entry is None:
                     break
-                policy, precision, body = entry
+                policy, precision, body = entry[:3]
                 text = body.decode() if isinstance(body, bytes) else body
                 try:
                     self._deliver(text.split("\n"), precision, policy)
@@ -203,7 +203,7 @@ class TimeseriesStore:
                 if self.backlog is not None and policy != "hourly":
                     # Before the pop: a replay killed in between writes and marks again (idempotent).
                     self.backlog.mark_lines(text, precision)
-                self.spool.pop()
+                self.spool.pop(entry)
                 replayed += text.count("\n") + 1
         if replayed:
             log.info("replayed %d spooled lines", replayed)
