@@ -25,6 +25,7 @@ from billing import exports
 from billing.breakdown import daily_costs
 from billing.models import ImmutableStatement, Statement, Tenant
 from billing.statements import StatementError, correct, draft, issue, month_bounds
+from kubemon.timeseries.errors import TimeseriesError
 from web.access import is_staff, request_scope, selected_tenant
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,12 @@ def chosen_scope(request):
     if tenant is None:
         raise Http404("No such tenant")
     return tenant, tenant.slug
+
+
+def unavailable(exc):
+    """What a page says when InfluxDB does not answer (statements are computed from its samples)."""
+    log.warning("billing page: the metric store did not answer: %s", exc)
+    return f"the metric store (InfluxDB) did not answer, try again in a moment ({type(exc).__name__})"
 
 
 def may_issue(user, statement, now=None):
@@ -139,9 +146,10 @@ def current_month(request):
         return redirect("web:billing_statement", pk=issued.pk)
     try:
         statement = draft(tenant, start, end)
-    except StatementError as exc:
-        context = {"error": str(exc), "tenant": tenant, "month_start": start}
-        return render(request, "web/billing/current_error.html", context, status=409)
+    except (StatementError, TimeseriesError) as exc:
+        status, reason = (409, str(exc)) if isinstance(exc, StatementError) else (503, unavailable(exc))
+        context = {"error": reason, "tenant": tenant, "month_start": start}
+        return render(request, "web/billing/current_error.html", context, status=status)
     return _detail(request, statement, current=True)
 
 
@@ -165,6 +173,8 @@ def statement_daily(request, pk):
                            idle=statement.idle or None, statement_lines=list(statement.lines.all()))
     except StatementError as exc:
         return JsonResponse({"code": 409, "message": str(exc)}, status=409)
+    except TimeseriesError as exc:
+        return JsonResponse({"code": 503, "message": unavailable(exc)}, status=503)
     return JsonResponse({
         "statement": statement.pk,
         "currency": statement.currency,
@@ -191,6 +201,9 @@ def _staff_action(request, pk, allowed, refusal, act):
         shown, done = act(statement)
     except (StatementError, ImmutableStatement) as exc:
         messages.error(request, f"Not done: {exc}")
+        return redirect("web:billing_statement", pk=statement.pk)
+    except TimeseriesError as exc:
+        messages.error(request, f"Not done: {unavailable(exc)}")
         return redirect("web:billing_statement", pk=statement.pk)
     log.info("portal: %s (statement %s, by %s)", done, statement.pk, who)
     messages.success(request, done)

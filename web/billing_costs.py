@@ -17,8 +17,9 @@ from django.views.decorators.http import require_GET
 from billing.breakdown import OPERATOR_ROWS, ZERO, namespace_rows, pod_rows, tenant_rows
 from billing.models import NamespaceOwnership, Tenant
 from billing.statements import Context, StatementError
+from kubemon.timeseries.errors import TimeseriesError
 from web.access import request_scope, selected_tenant
-from web.billing import OPERATOR
+from web.billing import OPERATOR, unavailable
 from web.ranges import CUSTOM, RANGES, RangeError, parse_range
 from web.timefmt import input_value
 
@@ -70,6 +71,7 @@ def costs_page(request):
     ctx = Context()
     level = "pod" if namespace is not None else "namespace" if tenant is not None else "tenant"
     errors, rows, error = {}, [], None
+    status = 400 if range_error else 200
     try:
         if level == "pod":
             rows = pod_rows(tenant, namespace, window, ctx)
@@ -79,6 +81,8 @@ def costs_page(request):
             rows, errors = tenant_rows(list(Tenant.objects.order_by("name", "slug")), window, ctx, operator=True)
     except StatementError as exc:
         error = str(exc)
+    except TimeseriesError as exc:
+        error, status = unavailable(exc), 503
 
     def link(row):
         if row.key in OPERATOR_ROWS or level == "pod":
@@ -112,4 +116,4 @@ def costs_page(request):
         "operator": OPERATOR,
         "page": {"level": level, "rows": _chart_rows(rows, lambda row: links[row.key])},
     }
-    return render(request, "web/billing/costs.html", context, status=400 if range_error else 200)
+    return render(request, "web/billing/costs.html", context, status=status)

@@ -203,6 +203,29 @@ class StatementPagesTests(HandMadeStatementsCase):
         self.assertEqual({(r["state"], r["statement"]) for r in rows}, {("draft", f"draft-{self.beta_draft.pk}")})
 
 
+class MetricStoreDownTests(HandMadeStatementsCase):
+    """InfluxDB does not answer here (tests/settings.py points it at a closed port)."""
+
+    def test_the_pages_that_compute_say_the_store_did_not_answer_and_the_stored_ones_still_work(self):
+        client = self.as_user(self.alice)
+        response = client.get("/web/billing/statements/current/")
+        self.assertEqual(response.status_code, 503)
+        self.assertIn("the metric store (InfluxDB) did not answer", response.content.decode())
+        response = client.get("/web/billing/costs/")
+        self.assertEqual(response.status_code, 503)
+        self.assertIn("the metric store (InfluxDB) did not answer", response.content.decode())
+        response = client.get(f"/web/data/billing/statements/{self.alpha_issued.pk}/daily")
+        self.assertEqual(response.status_code, 503)
+        self.assertIn("did not answer", response.json()["message"])
+        # A stored statement and its downloads need no samples.
+        self.text(client.get(f"/web/billing/statements/{self.alpha_issued.pk}/"))
+        self.assertEqual(client.get(f"/web/billing/statements/{self.alpha_issued.pk}/download.pdf").status_code, 200)
+        response = self.as_user(self.charlie).post(f"/web/billing/statements/{self.beta_draft.pk}/issue",
+                                                   follow=True)
+        self.assertIn("Not done: the metric store (InfluxDB) did not answer", self.text(response))
+        self.assertEqual(Statement.objects.get(pk=self.beta_draft.pk).state, "draft")
+
+
 class WithoutPriceListTests(PagesCase):
     def test_the_current_month_and_the_costs_say_that_no_price_list_is_in_force(self):
         response = self.as_user(self.bob).get("/web/billing/statements/current/")
