@@ -34,10 +34,14 @@ lint: $(STAMP)
 	@# The layout's import rules: the contracts in pyproject.toml (docs/architecture.md)
 	$(VENV)/bin/lint-imports --no-cache
 
-# The suite without the long fault, scale and simulated-hours runs (marked slow): under 10 minutes.
+# The suite without the long fault, scale and simulated-hours runs (marked slow): under 10 minutes,
+# on TEST_WORKERS pytest-xdist workers (each with its own test database, Redis database and
+# InfluxDB; a module's tests, and all browser tests, stay on one worker: tests/conftest.py).
+TEST_WORKERS ?= 2
 test: services lint frontend
 	@set -a; source .run/env; set +a; \
-	DATABASE_URL=$${KUBEMON_TEST_DATABASE_URL} REDIS_URL=$${REDIS_URL%/*}/15 $(VENV)/bin/pytest -m "not slow"
+	DATABASE_URL=$${KUBEMON_TEST_DATABASE_URL} REDIS_URL=$${REDIS_URL%/*}/15 \
+	$(VENV)/bin/pytest -m "not slow" -n $(TEST_WORKERS) --dist loadgroup
 
 # The long runs alone: killed workers and cycles, simulated hours against the truth, backups, the
 # fan's simulated day... (docs/reliability.md says what each proves).

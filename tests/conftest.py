@@ -60,3 +60,13 @@ def private_influxdb():
     server = InfluxServer().start()
     yield server
     server.cleanup()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under ``make test`` pytest-xdist runs two workers with ``--dist loadgroup``: a module's
+    tests stay on one worker, so its module-scoped fixtures (a simulated day, a started Celery
+    worker) are built once, and every browser test shares one worker and its package-scoped stack."""
+    for item in items:
+        path = item.path.relative_to(config.rootpath).as_posix()
+        item.add_marker(pytest.mark.xdist_group("browser" if path.startswith("tests/browser/") else path))

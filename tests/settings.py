@@ -8,6 +8,14 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kubemon")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+# Under pytest-xdist (`make test` runs two workers) each worker has a Redis database of its own,
+# counted down from the configured one; the subprocesses a worker starts inherit the variable and
+# must not move it again.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw") and not os.environ.get("KUBEMON_TEST_WORKER_REDIS"):
+    _base, _db = os.environ["REDIS_URL"].rsplit("/", 1)
+    os.environ["REDIS_URL"] = f"{_base}/{int(_db) - 4 * int(_WORKER[2:])}"
+    os.environ["KUBEMON_TEST_WORKER_REDIS"] = os.environ["REDIS_URL"]
 os.environ.setdefault("SECRET_KEY", "kubemon-test-suite-secret-key-not-for-production")
 # Nothing listens on the discard port: a test must ask for the `influxdb` fixture to reach InfluxDB
 # (a subprocess the tests start, such as a Celery worker, is given the URL in this variable).
