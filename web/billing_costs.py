@@ -18,8 +18,8 @@ from billing.breakdown import OPERATOR_ROWS, ZERO, namespace_rows, pod_rows, ten
 from billing.models import NamespaceOwnership, Tenant
 from billing.statements import Context, StatementError
 from kubemon.timeseries.errors import TimeseriesError
-from web.access import request_scope, selected_tenant
-from web.billing import OPERATOR, unavailable
+from web.access import request_scope
+from web.billing import OPERATOR, chosen_scope, unavailable
 from web.ranges import CUSTOM, RANGES, RangeError, parse_range
 from web.timefmt import input_value
 
@@ -40,20 +40,13 @@ def _window(params):
 
 def _level(request):
     """``(tenant, namespace)`` the request asks for, within its scope (else 404)."""
-    scope = request_scope(request)
-    slug = (request.GET.get("tenant") or "").strip()
+    tenant, label = chosen_scope(request)
+    if label == OPERATOR:
+        raise Http404("The operator's costs are the tenants' level")
     namespace = (request.GET.get("namespace") or "").strip() or None
-    if scope.everything:
-        tenant = Tenant.objects.filter(slug=slug).first() if slug else None
-        if slug and tenant is None:
-            raise Http404("No such tenant")
-    else:
-        tenant = selected_tenant(request.user, request.session)
-        if tenant is None or (slug and slug != tenant.slug):
-            raise Http404("No such tenant")
     if namespace is not None:
         owned = tenant is not None and NamespaceOwnership.objects.filter(tenant=tenant, namespace=namespace).exists()
-        if not owned or not scope.allows(namespace):
+        if not owned or not request_scope(request).allows(namespace):
             raise Http404("No such namespace")
     return tenant, namespace
 
