@@ -126,6 +126,15 @@ class StatementPagesTests(HandMadeStatementsCase):
         self.assertEqual(self.as_user(self.charlie).get("/web/billing/costs/?tenant=nobody").status_code, 404)
         self.assertEqual(self.client.get("/web/billing/statements/?tenant=nobody").status_code, 404)
 
+    def test_a_user_in_no_tenant_has_no_billing_pages(self):
+        from django.contrib.auth import get_user_model
+
+        dave = get_user_model().objects.create_user("dave", "dave@example.org", "dave password")
+        client = self.as_user(dave)
+        for path in ("/web/billing/statements/", "/web/billing/statements/current/", "/web/billing/costs/",
+                     f"/web/billing/statements/{self.alpha_issued.pk}/"):
+            self.assertEqual(client.get(path).status_code, 404, path)
+
     def test_the_detail_shows_the_lines_totals_and_what_the_statement_was_made_from(self):
         text = self.text(self.as_user(self.alice).get(f"/web/billing/statements/{self.alpha_issued.pk}/"))
         for expected in ("2026-11/alpha/1", "ab" * 32, "hand v1", "by alice", "Alpha lab (alpha)",
