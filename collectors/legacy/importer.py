@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from collectors.legacy import samples as sampling
 from collectors.legacy import writer
 from collectors.legacy.catalogue import ALLOCATIONS, SOURCES, why_not_imported
-from collectors.legacy.reader import LegacyImportError
+from collectors.legacy.reader import LegacyImportError, ReadAhead
 from kubemon.timeseries import TimeseriesError, TimeseriesUnavailable
 from kubemon.timeseries.hours import HOUR, floor_hour
 from kubemon.timeseries.schema import HOURLY_POLICY, RAW_POLICY, SPACING_CAP_SECONDS
@@ -137,39 +137,84 @@ class Importer:
         total = sum((end - start) / HOUR for start, end in spans.values() if end > start)
         progress = progress_factory(total)
         try:
-            for job in jobs:
-                if job.name in spans and not self.checkpoint.job(job.name)["finished"]:
-                    self.import_job(job, *spans[job.name], progress)
+            for group in self.groups(jobs, spans):
+                self.import_jobs(group, *spans[group[0].name], progress)
         finally:
             progress.close()
         self.checkpoint.save()
 
-    def import_job(self, job, start, end, progress):
-        state = self.checkpoint.job(job.name)
-        level = self.level(job.source)[0]
-        request_level = self.level(job.request)[0] if job.request else None
-        spacing = sampling.Spacing(state["spacing"] or self._spacing(job, level, start))
-        state["spacing"] = spacing.usual
-        if state["done_until"]:
-            self._warm_up(job, level, spacing, start)
+    def groups(self, jobs, spans):
+        """The unfinished jobs, those that read the same legacy rows over the same hours together:
+        an allocation field goes with its usage measurement, whose rows are then read once for both
+        (half the reads of the legacy server). Jobs a checkpoint left at different hours go alone."""
+        groups = {}
+        for job in jobs:
+            state = self.checkpoint.job(job.name)
+            if job.name not in spans or state["finished"]:
+                continue
+            key = (job.source.name, spans[job.name], state["done_until"], state["spacing"])
+            groups.setdefault(key, []).append(job)
+        return list(groups.values())
+
+    def import_jobs(self, jobs, start, end, progress):
+        """Import ``jobs`` (one source) over [start, end), a chunk at a time; every job's checkpoint
+        moves with each whole chunk."""
+        lead = jobs[0]
+        states = [self.checkpoint.job(job.name) for job in jobs]
+        level = self.level(lead.source)[0]
+        spacing = sampling.Spacing(states[0]["spacing"] or self._spacing(lead, level, start))
+        for state in states:
+            state["spacing"] = spacing.usual
+        if states[0]["done_until"]:
+            self._warm_up(lead, level, spacing, start)
+        for job in jobs:
+            if job.request is not None:
+                self.level(job.request)  # asked here, not in the read-ahead thread
         chunk = HOUR
-        cursor = start
+        cursor, stop = start, self._stop(start, chunk, end)
+        # The next chunk is read (the legacy server's query, the JSON parsed) while this one is
+        # turned into points and written: the reads no longer wait for the writes and back.
+        pending = ReadAhead(self._read, jobs, level, cursor, stop)
         while cursor < end:
-            stop = min(cursor + chunk, end)
-            if cursor < self.raw_from < stop:
-                stop = self.raw_from  # one policy per chunk
-            rows, points = self._chunk(job, level, request_level, spacing, cursor, stop)
-            spacing.forget_before(_s(stop) * 1000)
-            state["done_until"] = _s(stop)
-            self.checkpoint.save()
-            progress.advance((stop - cursor) / HOUR, points, job.name)
+            read = pending.result()
+            rows = sum(len(values) for _, values in read[0])
             if rows < self.chunk_rows / 2 and chunk < MAX_CHUNK:
                 chunk *= 2
             elif rows > self.chunk_rows * 2 and chunk > HOUR:
                 chunk = HOUR * max(1, int(chunk / HOUR) // 2)
-            cursor = stop
-        state["finished"] = True
+            after = self._stop(stop, chunk, end) if stop < end else None
+            if after is not None:
+                pending = ReadAhead(self._read, jobs, level, stop, after)
+            points = self._chunk(jobs, spacing, cursor, stop, read)
+            spacing.forget_before(_s(stop) * 1000)
+            for state in states:
+                state["done_until"] = _s(stop)
+            self.checkpoint.save()
+            progress.advance((stop - cursor) / HOUR * len(jobs), points, " + ".join(job.name for job in jobs))
+            cursor, stop = stop, after
+        for state in states:
+            state["finished"] = True
         self.checkpoint.save()
+
+    def _stop(self, cursor, chunk, end):
+        """The end of the chunk that starts at ``cursor``: one policy per chunk."""
+        stop = min(cursor + chunk, end)
+        return self.raw_from if cursor < self.raw_from < stop else stop
+
+    def _read(self, jobs, level, start, stop):
+        """The legacy rows of [start, stop): the source's (``LegacyReader.chunk``), and each
+        allocation job's requests ``{request source name: chunk}``."""
+        source = jobs[0].source
+        rows = self.legacy.chunk(source, level, start, stop, with_labels=bool(self._label(jobs)))
+        asked = {}
+        for job in jobs:
+            if job.request is not None and job.request.name not in asked:
+                asked[job.request.name] = self.legacy.chunk(job.request, self.level(job.request)[0], start, stop)
+        return rows, asked
+
+    def _label(self, jobs):
+        # Labels are counted by the measurement's own job (the allocation jobs never did).
+        return self.label if any(job.field is None for job in jobs) else None
 
     def _spacing(self, job, level, start):
         """The usual spacing of the job's samples: ``--resolution``, else the median of the first
@@ -188,65 +233,77 @@ class Importer:
         for key, rows in gathered.series.items():
             spacing.intervals(key, rows)
 
-    def _chunk(self, job, level, request_level, spacing, start, stop):
-        """Import [start, stop); returns (rows read, points written)."""
-        hourly = start < self.raw_from
-        source = job.source
-        label = self.label if job.field is None else None
-        gathered = sampling.gather(source, self.legacy.chunk(source, level, start, stop, with_labels=bool(label)),
-                                   label, self.skip_malformed)
+    def _requests(self, jobs, asked):
+        """The requests of the allocation jobs at each sample: ``{request source: {key: {t: value}}}``."""
         requests = {}
-        if job.request is not None:
-            asked = sampling.gather(job.request, self.legacy.chunk(job.request, request_level, start, stop),
-                                    None, self.skip_malformed)
-            requests = {key: dict((t, v) for t, v in rows) for key, rows in asked.series.items()}
-        state = self.checkpoint.job(job.name)
-        state["rows"] += gathered.rows
-        state["malformed"] += gathered.malformed
+        for job in jobs:
+            if job.request is None or job.request.name in requests:
+                continue
+            gathered = sampling.gather(job.request, asked[job.request.name], None, self.skip_malformed)
+            requests[job.request.name] = {key: dict(rows) for key, rows in gathered.series.items()}
+        return requests
+
+    def _lines(self, job, hourly, key, samples, requests, start):
+        """The line protocol of one series' samples for ``job``."""
+        try:
+            if job.field is not None:
+                asked = requests[job.request.name].get(key, {}) if job.request is not None else {}
+                return writer.allocation_lines(job.field, job.source, key, samples, asked, job.factors, hourly)
+            return (writer.hourly_lines if hourly else writer.raw_lines)(job.source, key, samples)
+        except ValueError as exc:  # kubemon.timeseries.lineprotocol.LineProtocolError
+            raise LegacyImportError(f"points of {job.name} from {start:%Y-%m-%d %H:%M} cannot be written as "
+                                    f"line protocol: {exc}") from None
+
+    def _chunk(self, jobs, spacing, start, stop, read):
+        """Import [start, stop) of ``jobs`` (one source) from its rows ``read`` (``_read``);
+        returns the points written."""
+        hourly = start < self.raw_from
+        gathered = sampling.gather(jobs[0].source, read[0], self._label(jobs), self.skip_malformed)
+        requests = self._requests(jobs, read[1])
+        states = [self.checkpoint.job(job.name) for job in jobs]
+        for state in states:
+            state["rows"] += gathered.rows
+            state["malformed"] += gathered.malformed
         self.checkpoint.add_namespaces(gathered.namespaces, gathered.label_values)
         policy = HOURLY_POLICY if hourly else RAW_POLICY
         if not self.dry_run and gathered.series:
             self.checkpoint.widen("hourly_hours" if hourly else "raw_hours", _s(start), _s(stop))
             if not hourly:
-                self.checkpoint.data["raw_rows"] = self.checkpoint.data.get("raw_rows", 0) + gathered.rows
+                self.checkpoint.data["raw_rows"] = self.checkpoint.data.get("raw_rows", 0) + gathered.rows * len(jobs)
             if not hourly and self.store.backlog is not None:
                 # Before the write: until the rollup has summed these hours, readers read them raw.
                 self.store.backlog.mark(range(_s(start), _s(stop), 3600))
-        written = 0
-        batch = []
+        written = [0] * len(jobs)
+        batches = [[] for _ in jobs]
         # Two writer threads take the batches while the next series are turned into points; the
         # chunk counts as done only once they have all been written (``close``).
         self._stream = None if self.dry_run else self.store.streaming_write(policy, precision="ms")
         try:
             for key, rows in gathered.series.items():
                 samples = spacing.intervals(key, rows)
-                if job.field is not None:
-                    batch += writer.allocation_points(job.field, source, key, samples, requests.get(key, {}),
-                                                      job.factors, hourly)
-                else:
-                    batch += (writer.hourly_points if hourly else writer.raw_points)(source, key, samples)
-                if len(batch) >= WRITE_BATCH:
-                    written += self._write(job, batch, policy, start)
-                    batch = []
-            written += self._write(job, batch, policy, start)
+                for n, job in enumerate(jobs):
+                    batches[n] += self._lines(job, hourly, key, samples, requests, start)
+                    if len(batches[n]) >= WRITE_BATCH:
+                        written[n] += self._write(job, batches[n], policy, start)
+                        batches[n] = []
+            for n, job in enumerate(jobs):
+                written[n] += self._write(job, batches[n], policy, start)
         finally:
-            report = self._close(job, start)
+            report = self._close(jobs[0], start)
         if report is not None and (report.rejected or report.skipped):
             raise LegacyImportError(
-                f"kubemon's InfluxDB refused {report.rejected + report.skipped} of {written} points of "
-                f"{job.name} from {start:%Y-%m-%d %H:%M}: {'; '.join(report.errors) or 'unwritable values'}")
-        state["hourly_points" if hourly else "points"] += written
-        return gathered.rows, written
+                f"kubemon's InfluxDB refused {report.rejected + report.skipped} of {sum(written)} points of "
+                f"{' and '.join(job.name for job in jobs)} from {start:%Y-%m-%d %H:%M}: "
+                f"{'; '.join(report.errors) or 'unwritable values'}")
+        for state, count in zip(states, written, strict=True):
+            state["hourly_points" if hourly else "points"] += count
+        return sum(written)
 
-    def _write(self, job, points, policy, start):
-        """Hand ``points`` to the chunk's writers; returns how many."""
-        if points and self._stream is not None:
-            lines = self.store.serialize(points)
-            if len(lines) < len(points):
-                raise LegacyImportError(f"{len(points) - len(lines)} points of {job.name} from "
-                                        f"{start:%Y-%m-%d %H:%M} cannot be written as line protocol")
+    def _write(self, job, lines, policy, start):
+        """Hand ``lines`` (line protocol, one point each) to the chunk's writers; returns how many."""
+        if lines and self._stream is not None:
             self._stream.add(lines)
-        return len(points)
+        return len(lines)
 
     def _close(self, job, start):
         stream, self._stream = self._stream, None

@@ -6,6 +6,8 @@ with ``GROUP BY`` the series' tags, so the answer is a list of series with ``[ti
 a few bytes per row, whatever else Heapster tagged the row with.
 """
 
+import threading
+
 from kubemon.timeseries import TimeseriesAuthError, TimeseriesError, TimeseriesQueryError, TimeseriesUnavailable
 from kubemon.timeseries.schema import quote_identifier
 
@@ -97,3 +99,26 @@ class LegacyReader:
         statement = (f"SELECT \"value\" FROM {self._measurement(source.name)} "  # noqa: S608  (catalogued names)
                      f"WHERE {self._where(level)} GROUP BY {group}")
         return [(s.get("tags") or {}, s["values"]) for s in self._query(statement, params=params, epoch="ms")]
+
+
+class ReadAhead:
+    """``fn(*args)`` run in a thread of its own while the caller does something else; ``result()``
+    waits for it and returns its value or raises its exception. A daemon thread: an interrupted
+    import does not wait for a read it no longer needs."""
+
+    def __init__(self, fn, *args):
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="kubemon-legacy-read", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self._value = fn(*args)
+        except BaseException as exc:  # noqa: BLE001  (raised in the caller's thread by result())
+            self._error = exc
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value

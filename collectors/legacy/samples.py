@@ -13,6 +13,7 @@ as kubemon's own sampling reports it.
 
 import math
 from collections import defaultdict
+from operator import itemgetter
 
 from collectors.legacy.catalogue import REQUIRED_TAGS, TAG_NAMES
 from collectors.legacy.reader import LABELS_TAG, LegacyImportError
@@ -70,7 +71,7 @@ def gather(source, chunk, label=None, skip_malformed=False):
                 out.malformed += len(values)
                 continue
             raise _bad(source, tags, values[0] if values else None, f"no {', '.join(missing)} tag")
-        good = [row for row in values if len(row) == 2 and _valid(row[1])]
+        good = values if _all_valid(values) else [row for row in values if len(row) == 2 and _valid(row[1])]
         if len(good) < len(values):
             if not skip_malformed:
                 row = next(r for r in values if not (len(r) == 2 and _valid(r[1])))
@@ -83,11 +84,39 @@ def gather(source, chunk, label=None, skip_malformed=False):
             if value:
                 out.label_values[namespace][value] += 1
         key = tuple(tags.get(t) or "" for t in source.tags)
-        by_key[key].extend(good)
-    for key, rows in by_key.items():
-        rows.sort(key=lambda row: row[0])
-        out.series[key] = _coalesce(rows, source.coalesce) if source.coalesce else _dedupe(rows)
+        by_key[key].append(good)
+    for key, parts in by_key.items():
+        # InfluxDB answers each series in time order; only the rows of several legacy series that
+        # are one kubemon series (a pod_id or labels that changed) need sorting, and only times
+        # met twice need the last-wins rule.
+        if len(parts) == 1:
+            rows = parts[0]
+        else:
+            rows = [row for part in parts for row in part]
+            rows.sort(key=_time)
+        if source.coalesce:
+            out.series[key] = _coalesce(rows, source.coalesce)
+        else:
+            out.series[key] = rows if len(set(map(_time, rows))) == len(rows) else _dedupe(rows)
     return out
+
+
+_time = itemgetter(0)
+_value = itemgetter(1)
+
+
+def _all_valid(values):
+    """Whether every row is ``[time, non-negative finite number]`` (the common case, checked at C
+    speed; the caller looks row by row only when not)."""
+    if not values:
+        return True
+    if set(map(len, values)) != {2}:
+        return False
+    numbers = list(map(_value, values))
+    types = set(map(type, numbers))
+    if not types <= {int, float}:
+        return False
+    return min(numbers) >= 0 and (float not in types or math.isfinite(sum(numbers)))
 
 
 def _dedupe(rows):

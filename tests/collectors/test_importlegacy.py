@@ -366,7 +366,7 @@ class SignalTests(BaseTestCase):
                 if checkpoint.exists() and json.loads(checkpoint.read_text())["jobs"].get("cpu/usage_rate", {}).get(
                         "done_until"):
                     break
-                time.sleep(0.05)
+                time.sleep(0.005)  # the import is a few seconds: signal it as soon as a chunk is whole
             child.send_signal(signal.SIGINT)
             _, err = child.communicate(timeout=60)
             self.assertEqual(child.returncode, 130, err)

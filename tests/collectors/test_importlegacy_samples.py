@@ -8,7 +8,15 @@ import pytest
 from collectors.legacy.catalogue import SOURCES
 from collectors.legacy.progress import Progress
 from collectors.legacy.samples import MalformedRow, Spacing, gather, parse_labels, usual_spacing
-from collectors.legacy.writer import hourly_points, raw_points
+from collectors.legacy.writer import (
+    allocation_lines,
+    allocation_points,
+    hourly_lines,
+    hourly_points,
+    raw_lines,
+    raw_points,
+)
+from kubemon.timeseries import to_line
 
 CPU, GPU = SOURCES["cpu/usage_rate"], SOURCES["gpu/usage"]
 TAGS = {"namespace_name": "alpha-dev", "pod_name": "web-1", "container_name": "app", "nodename": "node-1",
@@ -79,6 +87,33 @@ def test_a_cpu_sample_becomes_nanocores_with_its_integral_and_core_seconds():
     assert hour.fields["cpu_usage_nanocores_samples"] == 2
     assert hour.fields["cpu_usage_nanocores_max"] == 350e6
     assert hour.fields["cpu_core_seconds"] == pytest.approx(36.0)
+
+
+def to_lines(points):
+    return [to_line(*point) for point in points]
+
+
+def test_the_lines_written_are_the_points_as_the_store_would_serialize_them():
+    key = ("alpha-dev", "web 1,x", "app", "node-1")  # a tag that needs escaping
+    samples = [(T0, 250, 60.0, 0.0), (T0 + 60_000, 333, 60.0, 0.0), (T0 + 300_000, 7, 240.0, 180.0),
+               (T0 + 3_600_000, 1, 60.0, 0.0)]
+    memory = SOURCES["memory/working_set"]
+    for source in (CPU, memory):
+        assert raw_lines(source, key, samples) == to_lines(raw_points(source, key, samples))
+        assert hourly_lines(source, key, samples) == to_lines(hourly_points(source, key, samples))
+    requests = {T0: 300, T0 + 300_000: 100}
+    for hourly in (False, True):
+        args = ("cpu_allocated_core_seconds", CPU, key, samples, requests, (1e-9, 1e-3), hourly)
+        assert allocation_lines(*args) == to_lines(allocation_points(*args))
+    assert len(raw_lines(CPU, key, samples)) == 4 and len(hourly_lines(CPU, key, samples)) == 2
+
+
+def test_rows_of_several_legacy_series_of_one_pod_are_merged_in_time_order_and_the_last_wins():
+    later = {**TAGS, "labels": "app:web,tenant:beta"}  # the same container under other labels
+    gathered = gather(CPU, [(TAGS, [[T0, 1], [T0 + 120_000, 3]]), (later, [[T0 + 60_000, 2], [T0 + 120_000, 4]])])
+    [rows] = gathered.series.values()
+    assert rows == [[T0, 1], [T0 + 60_000, 2], [T0 + 120_000, 4]]
+    assert gathered.rows == 4
 
 
 def test_the_progress_bar_shows_the_share_the_rate_and_the_time_left():
