@@ -444,3 +444,16 @@ def test_two_admins_demoting_each_other_at_once_leave_the_tenant_one_admin():
         other.join(10)
     assert "ann is the last admin of Race lab" in outcome["second"]
     assert dict(tenant.memberships.values_list("user__username", "role")) == {"ann": "admin", "ben": "viewer"}
+
+
+@uses_redis
+class TeamNavLinkTests(TeamPageBase):
+    def test_the_header_links_the_team_pages_for_tenant_members_and_staff_only(self):
+        link = '<a href="/web/team/">Team</a>'
+        for user, shown in ((self.alice, True), (self.bob, True), (self.charlie, True), (self.erin, False)):
+            self.as_user(user)
+            page = self.client.get("/web/status/").content.decode()
+            self.assertEqual(link in page, shown, user.username)
+        self.as_user(self.alice)
+        page = self.client.get("/web/team/alpha/members/").content.decode()
+        self.assertIn('<a href="/web/team/" aria-current="page">Team</a>', page)
