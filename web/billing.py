@@ -16,6 +16,7 @@ import logging
 from datetime import UTC, datetime
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -145,7 +146,11 @@ def current_month(request):
         messages.info(request, f"This month is issued already ({issued.number}): correct it to change it.")
         return redirect("web:billing_statement", pk=issued.pk)
     try:
-        statement = draft(tenant, start, end)
+        with transaction.atomic():
+            if tenant is not None:
+                # Two first views of the month at once would each create its draft: one at a time.
+                Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+            statement = draft(tenant, start, end)
     except (StatementError, TimeseriesError) as exc:
         status, reason = (409, str(exc)) if isinstance(exc, StatementError) else (503, unavailable(exc))
         context = {"error": reason, "tenant": tenant, "month_start": start}

@@ -10,10 +10,11 @@ worked example: alpha's total is 18.29).
 import csv
 import io
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.test import Client, override_settings
+from django.test import Client, TransactionTestCase, override_settings
 
 from billing import exports
 from billing.models import PriceList, Statement
@@ -384,3 +385,40 @@ class ClusterPagesTests(ClusterCase):
             _, rows = self.rows(self.text(self.client.get(page + "&tenant=alpha")))
             self.assertIn("__idle__", rows)
             self.assertIsNone(rows["__idle__"][1])  # not a namespace to open
+
+
+@uses_store
+class CurrentMonthRaceTests(TransactionTestCase):
+    def test_two_first_views_of_the_month_at_once_make_one_draft(self):
+        from django.contrib.auth import get_user_model
+        from django.db import connections
+
+        from billing.models import Membership, Tenant
+
+        tenant = Tenant.objects.create(name="Gamma", slug="gamma")
+        tenant.assign("gamma-ns")
+        user = get_user_model().objects.create_user("gina", "gina@example.org", "gina password")
+        Membership.objects.create(user=user, tenant=tenant, role=Membership.Role.VIEWER)
+        PriceList.objects.create(name="standard", currency="EUR", effective_start=NOV - timedelta(days=400),
+                                 cpu_core_hour="2.50")
+        write([sample("gamma-ns", "web", epoch(datetime.now(UTC)) - 60 + i * 15, 100.0, 64 * MIB)
+               for i in range(4)])
+        answers, together = [], threading.Barrier(2)
+
+        def view():
+            client = Client()
+            client.force_login(user)
+            together.wait()
+            try:
+                answers.append(client.get("/web/billing/statements/current/").status_code)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=view) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(answers, [200, 200])
+        start, _ = month_bounds(f"{datetime.now(UTC):%Y-%m}")
+        self.assertEqual(Statement.objects.filter(tenant=tenant, period_start=start).count(), 1)
