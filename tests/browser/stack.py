@@ -22,10 +22,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import requests
+
+from tests.support import simulator as support
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
@@ -50,10 +52,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def iso(epoch):
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def database_url(settings_dict):
@@ -142,40 +140,18 @@ def server_env(*, settings_module, database, redis_url, influxdb_url, influxdb_d
     return env
 
 
-class Simulator:
-    """The simulated cluster in a subprocess on a manual clock (as tests/support/simulator.py),
-    pushing node temperatures to the portal like the DaemonSet does."""
+class Simulator(support.Simulator):
+    """The simulated cluster on a manual clock (tests/support/simulator.py), pushing node
+    temperatures to the portal like the DaemonSet does."""
+
+    request_timeout = 60
+    kube_timeout = 30
 
     def __init__(self, workdir, start, push_to=None, **options):
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        self.kubeconfig = str(workdir / "kubeconfig")
-        args = [sys.executable, "-m", "simcluster", "--port", "0", "--kubeconfig", self.kubeconfig,
-                "--manual-clock", "--start", iso(start), "--quiet"]
-        if push_to:
-            args += ["--push-temperatures-to", push_to, "--token", TEMPERATURE_TOKEN]
-        for name, value in options.items():
-            args += [f"--{name.replace('_', '-')}", str(value)]
-        self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        for line in self.process.stdout:
-            if "listening on" in line:
-                self.url = line.strip().rsplit(" ", 1)[-1]
-                break
-        else:
-            raise RuntimeError("the simulator did not start")
-
-    def control(self, **body):
-        response = requests.post(self.url + "/sim/control", json=body, timeout=60)
-        response.raise_for_status()
-        return response.json()
-
-    def advance(self, seconds=15):
-        return self.control(action="advance", seconds=seconds)
-
-    def get(self, path, **params):
-        response = requests.get(self.url + path, params=params, timeout=60)
-        response.raise_for_status()
-        return response.json()
+        extra = ["--push-temperatures-to", push_to, "--token", TEMPERATURE_TOKEN] if push_to else []
+        super().__init__(workdir, start=start, extra_args=extra, **options)
 
     def now(self):
         """The simulated clock, epoch seconds."""
@@ -184,15 +160,6 @@ class Simulator:
     def pods(self):
         """The API's pod objects (``GET /api/v1/pods``), as kubectl would see them."""
         return self.get("/api/v1/pods")["items"]
-
-    def kube(self):
-        from collectors.kube import KubeClient
-
-        return KubeClient.from_config(self.kubeconfig, timeout=30)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(10)
 
 
 @dataclass

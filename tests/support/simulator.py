@@ -13,13 +13,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Simulator:
-    """The simulated cluster in a subprocess, on a manual clock."""
+    """The simulated cluster in a subprocess, on a manual clock.
 
-    def __init__(self, tmp_path, **options):
-        self.kubeconfig = str(tmp_path / "kubeconfig")
-        start = datetime.fromtimestamp(int(time.time()) - 2 * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ``start``: its clock's start, epoch seconds or RFC 3339 (default two hours ago); ``extra_args``
+    go to ``python -m simcluster`` as they are; ``options`` become ``--name value`` flags.
+    """
+
+    request_timeout = 30
+    kube_timeout = 10
+
+    def __init__(self, tmp_path, start=None, extra_args=(), **options):
+        self.kubeconfig = str(Path(tmp_path) / "kubeconfig")
+        if start is None:
+            start = int(time.time()) - 2 * 3600
+        if not isinstance(start, str):
+            start = datetime.fromtimestamp(int(start), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         args = [sys.executable, "-m", "simcluster", "--port", "0", "--kubeconfig", self.kubeconfig,
-                "--manual-clock", "--start", start, "--quiet"]
+                "--manual-clock", "--start", start, "--quiet", *extra_args]
         for name, value in options.items():
             args += [f"--{name.replace('_', '-')}", str(value)]
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -31,7 +41,7 @@ class Simulator:
             raise RuntimeError("the simulator did not start")
 
     def control(self, **body):
-        response = requests.post(self.url + "/sim/control", json=body, timeout=30)
+        response = requests.post(self.url + "/sim/control", json=body, timeout=self.request_timeout)
         response.raise_for_status()
         return response.json()
 
@@ -39,14 +49,14 @@ class Simulator:
         return self.control(action="advance", seconds=seconds)
 
     def get(self, path, **params):
-        response = requests.get(self.url + path, params=params, timeout=30)
+        response = requests.get(self.url + path, params=params, timeout=self.request_timeout)
         response.raise_for_status()
         return response.json()
 
     def kube(self):
         from collectors.kube import KubeClient
 
-        return KubeClient.from_config(self.kubeconfig, timeout=10)
+        return KubeClient.from_config(self.kubeconfig, timeout=self.kube_timeout)
 
     def stop(self):
         self.process.terminate()
