@@ -2,6 +2,7 @@
 // after each collection cycle when the range ends now (1 h, 6 h).
 import { drawChart, formatBytes, formatValue } from "../lib/charts.js";
 import { startLive } from "../lib/chartlive.js";
+import { initRangeForm } from "../lib/rangeform.js";
 
 const page = JSON.parse(document.getElementById("node-page").textContent);
 const status = document.getElementById("chart-status");
@@ -70,24 +71,6 @@ async function load() {
     }
   })();
   return loading;
-}
-
-// The custom start and end are sent only when "custom" is chosen (disabled inputs are not submitted).
-function initRangeForm() {
-  const form = document.querySelector("[data-range-form]");
-  if (!form) return;
-  const fields = form.querySelectorAll("[data-custom-fields] input");
-  const sync = () => {
-    const custom = form.querySelector("input[name=range]:checked")?.value === "custom";
-    fields.forEach((input) => { input.disabled = !custom; });
-  };
-  form.addEventListener("change", sync);
-  form.addEventListener("submit", () => {
-    const choice = form.querySelector("input[name=range]:checked");
-    // "custom" is the absence of a range key: the URL carries start and end instead.
-    if (choice && choice.value === "custom") choice.disabled = true;
-  });
-  sync();
 }
 
 initRangeForm();
