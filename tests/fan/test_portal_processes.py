@@ -17,7 +17,7 @@ from django.conf import settings
 from fan import history
 from fanhost.controller import Watchdog
 from tests.fan.conftest import set_inventory, set_temperatures
-from tests.fanhost.conftest import TOKEN, serve
+from tests.fanhost.conftest import TOKEN, record_switches, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -36,17 +36,7 @@ def _wait_for(predicate, timeout, what):
 @pytest.fixture
 def fan_host():
     server, host = serve(heartbeat_timeout=HEARTBEAT_TIMEOUT)
-    switches = []  # (wall time, running, reason): what the host did
-    apply = host.controller._apply
-
-    def recording_apply(speed, reason):
-        was = host.controller.running
-        apply(speed, reason)
-        if host.controller.running != was:
-            switches.append((time.time(), host.controller.running, reason))
-
-    host.controller._apply = recording_apply
-    host.switches = switches
+    host.switches = record_switches(host, time.time)  # what the host did
     watchdog = Watchdog(host.controller)
     watchdog.start()
     yield host

@@ -24,7 +24,7 @@ from django.test import override_settings
 from collectors import cycles
 from fan import history, service
 from kubemon.redis import get_redis
-from tests.fanhost.conftest import TOKEN, serve
+from tests.fanhost.conftest import TOKEN, record_switches, serve
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
@@ -49,16 +49,7 @@ class ClosedLoop:
         self.clock = SimClock()
         clocks = {"clock": self.clock.time, "wall": self.clock.time} if simulated_host_clock else {}
         self.server, self.host = serve(heartbeat_timeout=heartbeat_timeout, **clocks)
-        self.switches = []
-        apply = self.host.controller._apply
-
-        def recording_apply(speed, reason):
-            was = self.host.controller.running
-            apply(speed, reason)
-            if self.host.controller.running != was:
-                self.switches.append((self.clock.now, self.host.controller.running, reason))
-
-        self.host.controller._apply = recording_apply
+        self.switches = record_switches(self.host, self.clock.time)
         self.sim = make_simulator(seed=3, nodes=3, pods=24, namespaces=2, fan_url=self.host.url)
         monkeypatch.setattr("kubemon.temperatures.time", self.clock)
         self.store = store

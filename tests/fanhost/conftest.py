@@ -56,6 +56,21 @@ def serve(heartbeat_timeout=60.0, legacy_control=False, clock=None, panel=None, 
     return server, Host(f"http://127.0.0.1:{server.server_address[1]}", factory, controller, state)
 
 
+def record_switches(host, clock):
+    """``[(clock(), running, reason)]`` of every on or off the host's controller makes from now on."""
+    switches = []
+    apply = host.controller._apply
+
+    def recording_apply(speed, reason):
+        was = host.controller.running
+        apply(speed, reason)
+        if host.controller.running != was:
+            switches.append((clock(), host.controller.running, reason))
+
+    host.controller._apply = recording_apply
+    return switches
+
+
 @pytest.fixture
 def host():
     server, h = serve()
