@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint services stop-services bench clean frontend
+.PHONY: demo test test-slow test-faults lint services stop-services bench clean frontend
 
 # The portal's front end (docs/web.md, "The build"): Node.js and npm from apt when missing,
 # `npm ci` only when the lock file changed (a stamp in node_modules), then esbuild bundles
@@ -48,6 +48,12 @@ test: services lint frontend
 test-slow: services frontend
 	@set -a; source .run/env; set +a; \
 	DATABASE_URL=$${KUBEMON_TEST_DATABASE_URL} REDIS_URL=$${REDIS_URL%/*}/15 $(VENV)/bin/pytest -m slow
+
+# The fault suite alone (tests/faults/, part of test-slow): InfluxDB down an hour, Redis restarted
+# mid-cycle, the Kubernetes API and a kubelet down, a worker SIGKILLed mid-shard (docs/reliability.md).
+test-faults: services
+	@set -a; source .run/env; set +a; \
+	DATABASE_URL=$${KUBEMON_TEST_DATABASE_URL} REDIS_URL=$${REDIS_URL%/*}/15 $(VENV)/bin/pytest -m slow tests/faults
 
 demo: services frontend
 	@set -a; source .run/env; set +a; $(PY) deploy/local/demo.py

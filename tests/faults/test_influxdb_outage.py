@@ -27,6 +27,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from collectors import cycles
+from kubemon import keys
 from kubemon.timeseries import get_store, reset_store
 from kubemon.timeseries.schema import (
     CONTAINER,
@@ -127,6 +128,8 @@ def test_influxdb_down_for_an_hour_loses_no_sample_and_the_rollup_is_right_after
     after = [r for t, r in beat.reports if t > back_at]
     assert all(r.ok and not r.skipped for r in after), [r.as_dict() for r in after if not r.ok][:3]
     replayed = sum(r.write.replayed for _, r in beat.reports)
+    # What the outage spooled, and what the first cycles after it spooled behind the replay.
+    spooled_in_all = sum(r.write.spooled for _, r in beat.reports)
     end = beat.now
     run_wall = time.perf_counter() - wall
 
@@ -135,14 +138,20 @@ def test_influxdb_down_for_an_hour_loses_no_sample_and_the_rollup_is_right_after
     stored = stored_points(store, reported)
     lost = {m: reported[m] - stored[m] for m in reported if reported[m] != stored[m]}
     assert not lost, (lost, reported, stored)
-    assert replayed >= spooled_lines
+    assert replayed == spooled_in_all >= spooled_lines
     assert store.dead_letter_entries() == [], "InfluxDB refused replayed lines for good"
     assert double_charged(store) == []
     errors = truth_errors(simulator, store, began, end)
     assert len(errors) >= 5 and within_truth(errors), errors
 
-    # The rollup right afterwards: hours, namespace tier, daily namespace tier, pod tier.
+    # The rollup right afterwards: the replay recorded the hours it wrote into (23:00 and 00:00),
+    # the rollup re-rolled them, and both days' generations moved (the day cache's key, so no
+    # cached answer of either day is served); then hours, namespace tier, daily tiers, pod tier.
     assert store.backlog.pending() == []
+    rerolled = sum(r.points.get("rerolled_hours", 0) for t, r in beat.reports if t > back_at and r.name == "rollup")
+    assert rerolled == 2, rerolled
+    for day in (start, start + timedelta(hours=1)):
+        assert int(redis_db.get(keys.ROLLUP_DAY_GENERATION + day.strftime("%Y-%m-%d")) or 0) >= 2, day
     first, last = start, datetime.fromtimestamp(end, UTC)
     hours_end = last.replace(minute=0, second=0) + timedelta(hours=1)
     raw_hours = _sums(store, "raw", first, hours_end, bucket="1h")
@@ -171,8 +180,10 @@ def test_influxdb_down_for_an_hour_loses_no_sample_and_the_rollup_is_right_after
                      f"to {accuracy.iso(back_at)}",
         "cycles": len(beat.reports), "spooled_lines": spooled_lines, "spool_batches": spool_batches,
         "spool_bytes": spool_bytes, "spool_lines_at_return": spool_lines, "replayed_lines": replayed,
+        "spooled_after_return": spooled_in_all - spooled_lines,
         "replay_wall_s": round(replay_wall, 2),
         "replay_cycles": replay_steps, "points": sum(reported.values()), "points_lost": sum(lost.values()),
-        "double_charged": 0, "outage_wall_s": round(outage_wall, 1), "run_wall_s": round(run_wall, 1),
+        "double_charged": 0, "rerolled_hours": rerolled, "outage_wall_s": round(outage_wall, 1),
+        "run_wall_s": round(run_wall, 1),
         "worst_cpu": max(abs(c) for c, _ in errors.values()), "worst_memory": max(abs(m) for _, m in errors.values()),
     })

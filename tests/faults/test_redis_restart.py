@@ -112,6 +112,7 @@ def test_redis_restarted_mid_cycle_fails_that_cycle_cleanly_and_charges_no_inter
     deadline = time.monotonic() + 10
     while redis.exists(keys.LOCK + "usage") and time.monotonic() < deadline:
         time.sleep(0.1)
+    lock_lapsed = time.perf_counter() - restarted
     resumed = beat.steps(4)
     assert all(r.ok and not r.skipped for r in resumed), [r.as_dict() for r in resumed if not r.ok]
     assert not redis.exists(keys.SAMPLING_IN_DOUBT + "usage")
@@ -122,7 +123,7 @@ def test_redis_restarted_mid_cycle_fails_that_cycle_cleanly_and_charges_no_inter
     assert len(errors) >= 3 and within_truth(errors), describe(errors)
     record(f"redis_restart_{mode}", {
         "points_of_the_dead_cycle_written": f"{written} of {full}", "double_charged": 0,
-        "resumed_after_restart_s": round(time.perf_counter() - restarted, 1),
+        "lock_free_after_restart_s": round(lock_lapsed, 1),
         "worst_cpu": max(abs(c) for c, _ in errors.values()), "worst_memory": max(abs(m) for _, m in errors.values()),
         "run_wall_s": round(time.perf_counter() - wall, 1),
     })
