@@ -40,24 +40,30 @@ MESSAGE_TTL_SECONDS = 600
 _last = {"seq": None, "view": None}
 
 
+def _add(total, value):
+    """A sum that stays None (unknown) until something is known: an exporter that reports no GPU
+    memory (the Jetson's) leaves the memory blank, not 0 B."""
+    return total if value is None else (total or 0.0) + value
+
+
 def _gpu_maps(gpus):
     """``(per node [util sum, count, used, total], per pod [util sum, count, used], busy GPUs)``."""
     nodes, pods, busy = {}, {}, 0.0
     for gpu in gpus:
         util, used = gpu.get("util"), gpu.get("memory_used")
-        node = nodes.setdefault(gpu["node"], [0.0, 0, 0.0, 0.0])
+        node = nodes.setdefault(gpu["node"], [0.0, 0, None, None])
         if util is not None:
             node[0] += util
             node[1] += 1
             busy += util / 100.0
-        node[2] += used or 0.0
-        node[3] += gpu.get("memory_total") or 0.0
+        node[2] = _add(node[2], used)
+        node[3] = _add(node[3], gpu.get("memory_total"))
         if gpu.get("pod"):
-            pod = pods.setdefault((gpu["namespace"], gpu["pod"]), [0.0, 0, 0.0])
+            pod = pods.setdefault((gpu["namespace"], gpu["pod"]), [0.0, 0, None])
             if util is not None:
                 pod[0] += util
                 pod[1] += 1
-            pod[2] += used or 0.0
+            pod[2] = _add(pod[2], used)
     return nodes, pods, busy
 
 
@@ -76,7 +82,7 @@ def _pod_row(pod_id, info, used, gpu):
     else:
         cpu = memory = net = None
     gpu_util = round(gpu[0] / gpu[1]) if gpu is not None and gpu[1] else None
-    gpu_memory = round(gpu[2]) if gpu is not None else None
+    gpu_memory = round(gpu[2]) if gpu is not None and gpu[2] is not None else None
     return [pod_id, info.namespace, info.name, info.node or "", info.state, info.status or info.reason,
             info.ready_containers, len(info.containers), restarts, info.last_restart, cpu, cpu_request, cpu_limit,
             memory, memory_request, memory_limit, gpus, gpu_util, gpu_memory, net, info.created]
@@ -87,6 +93,10 @@ def _node_status(meta):
         return "Unknown"
     status = "Ready" if meta.get("ready") else "NotReady"
     return status + ",SchedulingDisabled" if meta.get("unschedulable") else status
+
+
+def _rounded(value):
+    return round(value) if value is not None else None
 
 
 def _percent(part, whole):
@@ -102,8 +112,8 @@ def _node_row(name, meta, used, per_node, temperature, gpu):
     return [name, _node_status(meta), ",".join(meta.get("roles") or []) or "<none>",
             _percent(cpu, cpu_alloc), _percent(memory, memory_alloc),
             _percent(requests[0], cpu_alloc), _percent(requests[1], memory_alloc), temperature,
-            round(gpu[0] / gpu[1]) if gpu and gpu[1] else None, round(gpu[2]) if gpu else None,
-            round(gpu[3]) if gpu else None, meta.get("allocatable_gpu"),
+            round(gpu[0] / gpu[1]) if gpu and gpu[1] else None, _rounded(gpu and gpu[2]),
+            _rounded(gpu and gpu[3]), meta.get("allocatable_gpu"),
             sum(1 for state in states if state in HOLDING), worst, COLOURS[worst]]
 
 

@@ -198,3 +198,21 @@ def test_totals_against_allocatable_leave_out_an_unscheduled_pod_and_show_its_de
     tenant = tenant_view(view, ["team-b"])
     assert tenant["totals"]["memory"]["requests"] == 2 * 2**28
     assert tenant["totals"]["unscheduled"]["memory"] == 512 * 2**30
+
+
+def test_a_gpu_whose_exporter_reports_no_memory_shows_blank_memory_not_zero():
+    # The Jetson exporter reports load, temperature and power but, in the simulator's families, no
+    # GPU memory: the node and its pod show the memory as unknown, not "0 B / 0 B".
+    pods, usage, nodes = _inputs()
+    jetson = [{"node": "n1", "gpu": "0", "namespace": "team-a", "pod": "a1", "util": 35.0, "memory_used": None,
+               "memory_total": None}]
+    view, _ = build_view(pods, usage, nodes, {"status": "OK"}, {}, jetson, 1000)
+    n1 = _node(view, "n1")
+    assert (n1["gpu_util"], n1["gpu_memory_used"], n1["gpu_memory_total"]) == (35, None, None)
+    assert _row(view, "a1")["gpu_memory"] is None
+    # A node with one GPU that reports memory and one that does not sums what is known.
+    mixed = [*jetson, {"node": "n1", "gpu": "1", "namespace": "", "pod": "", "util": 5.0, "memory_used": 1e9,
+                       "memory_total": 16e9}]
+    view, _ = build_view(pods, usage, nodes, {"status": "OK"}, {}, mixed, 1000)
+    n1 = _node(view, "n1")
+    assert (n1["gpu_memory_used"], n1["gpu_memory_total"]) == (1_000_000_000, 16_000_000_000)
