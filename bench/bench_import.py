@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/bench_import.py [--pods 1000] [--days 30] [--resolution 60]
         [--measurements cpu/usage_rate,memory/working_set] [--straight] [--days-list 1,2]
+        [--levels pod_container,pod] [--legacy-dir DIR [--generate-only]] [--import-days N]
+        [--profile FILE]
 
 Starts two throw-away InfluxDBs, writes ``--days`` of Heapster-shaped history for ``--pods`` pods
 (one container each, 20 nodes, 50 namespaces; rows at the ``pod_container`` and ``pod`` levels,
@@ -11,6 +13,15 @@ and tiers afterwards, and the child's peak RSS. ``--straight`` gives kubemon a o
 retention, so that every hour goes straight into the hourly rollup (the path of old history);
 otherwise every hour is written raw and rolled up (history within the raw retention).
 ``--days-list 1,2,4`` repeats the whole run for each length: the peak RSS should not grow with it.
+
+A month of 1,000 pods is 86 M rows per level: ``--legacy-dir DIR`` keeps the legacy InfluxDB's
+data there (``--generate-only`` writes it and stops) and later runs read it again instead of
+writing it; ``--import-days N`` imports only its first N days. ``--levels pod_container`` writes
+only the containers' rows, the ones the import reads (the ``pod`` rows only cost the writing: the
+import's ``type`` filter is an index look-up). The report gives the CPU seconds of the import and
+of each InfluxDB during it (the legacy server's reads, kubemon's writes and rollup), so that the
+import's own cost can be told from the servers' on a loaded machine; ``--profile FILE`` runs the
+import under cProfile.
 """
 
 import argparse
@@ -86,8 +97,14 @@ def write_history(url, bodies, writers=2):
     def send():
         session = requests.Session()
         while (body := pending.get()) is not None:
-            response = session.post(f"{url}/write", params={"db": "k8s", "precision": "s"}, data=body,
-                                    timeout=600)
+            for attempt in range(10):
+                response = session.post(f"{url}/write", params={"db": "k8s", "precision": "s"}, data=body,
+                                        timeout=600)
+                # A loaded server answers {"error":"timeout"} (its 10 s write timeout) and may have
+                # written part of the body: the same lines again are the same points.
+                if response.status_code != 500 or "timeout" not in response.text:
+                    break
+                time.sleep(1 + attempt)
             if response.status_code != 204:
                 errors.append(response.text)
             counted[0] += body.count(b"\n") + 1
@@ -138,7 +155,11 @@ def legacy_server(args, days):
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     start = end - timedelta(days=days)
     began = time.perf_counter()
-    lines = write_history(server.url, history(args.pods, start, days, args.resolution, measurements, levels))
+    try:
+        lines = write_history(server.url, history(args.pods, start, days, args.resolution, measurements, levels))
+    except BaseException:
+        server.cleanup()
+        raise
     print(f"legacy history: {lines:,} rows ({args.pods} pods, {days} d at {args.resolution} s, "
           f"{len(measurements)} measurements, levels {'+'.join(levels)}) "
           f"written in {time.perf_counter() - began:.0f} s "
@@ -163,14 +184,15 @@ def run_once(args, days):
                # Old history (past the raw retention) goes straight into the hourly rollup.
                "INFLUXDB_RAW_RETENTION": "1d" if args.straight else f"{days + 10}d"}
         python = [sys.executable] + (["-m", "cProfile", "-o", args.profile] if args.profile else [])
-        command = [*python, str(ROOT / "manage.py"), "importlegacy", "--url", legacy.url, "--quiet",
+        command = [*python, str(Path(args.tree or ROOT) / "manage.py"), "importlegacy", "--url", legacy.url, "--quiet",
                    "--checkpoint", f"{workdir}/checkpoint.json", "--since", start.strftime("%Y-%m-%d"),
-                   "--until", (start + timedelta(days=days)).strftime("%Y-%m-%d")]
+                   "--until", (start + timedelta(days=args.import_days or days)).strftime("%Y-%m-%d")]
         for name in measurements:
             command += ["--measurement", name]
         cpu_before = cpu_seconds(legacy.process.pid), cpu_seconds(own.process.pid)
         began = time.perf_counter()
-        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 cwd=args.tree or ROOT)
         output = child.stdout.read()
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - began
@@ -210,6 +232,9 @@ def main():
     parser.add_argument("--levels", default="pod_container,pod",
                         help="Heapster's type levels written (the import reads pod_container only)")
     parser.add_argument("--generate-only", action="store_true", help="write (or keep) the --legacy-dir history only")
+    parser.add_argument("--import-days", type=int,
+                        help="import only the first N days of the history (default: all of it)")
+    parser.add_argument("--tree", help="run the import of another checkout (a peer: `git archive REV | tar -x`)")
     parser.add_argument("--profile", metavar="FILE", help="run the import under cProfile, its stats to FILE")
     args = parser.parse_args()
     if args.generate_only:
