@@ -7,6 +7,10 @@ read, so memory does not grow with the history). Hours older than ``raw_from`` (
 retention, less a day of margin) are written straight into the hourly rollup; newer ones are
 written raw, recorded in the rollup backlog first (readers take them from raw data until they are
 rolled up), and rolled up when every job is done (``collectors.legacy.finish``).
+
+The jobs that read the same legacy rows (a measurement and the allocation fields derived from it)
+run together, a chunk read once for all of them, and the next chunk is read while the current one
+is written: most of an import's time is the two InfluxDB servers' (docs/benchmarks.md).
 """
 
 import logging
