@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from billing.pricing import Rates, cost, price_periods
 from billing.statementmodels import IDLE, UNALLOCATED
-from billing.statements import Context, StatementError, _resource_lines, _rule_of, compute
+from billing.statements import Context, StatementError, compute, resource_lines, rule_of
 from metrics.allocation import allocate
 from metrics.owners import pod_index
 from metrics.selection import Selection
@@ -117,9 +117,9 @@ def pod_rows(tenant, namespace, window, ctx=None):
         allocations = allocate(piece, "pod", selection, store=ctx.store, use_rollup=ctx.use_rollup, now=ctx.now)
         for (ns, pod), allocation in sorted(allocations.items()):
             labels = ctx.labels((nodes.get((ns, pod)) or {}).get("node", "")) if nodes else None
-            rule = _rule_of(rates, labels) if labels else ""
+            rule = rule_of(rates, labels) if labels else ""
             # The pod's name goes where a line has its namespace: the rows are keyed by it.
-            lines += _resource_lines(tenant.slug, pod, allocation, rates, basis, period, period.version, labels,
+            lines += resource_lines(tenant.slug, pod, allocation, rates, basis, period, period.version, labels,
                                      rule)
     return _rows(lines, lambda line: line.namespace)
 

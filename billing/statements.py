@@ -137,15 +137,17 @@ class Context:
         return (self.nodes().get(node) or {}).get("labels") or {}
 
 
-def _rule_of(rates, labels):
+def rule_of(rates, labels):
+    """The price list's node-label rule a node with ``labels`` falls under (``label=value``), or ""."""
     for rule in rates.label_rules:
         if labels.get(rule["label"]) == rule["value"]:
             return f"{rule['label']}={rule['value']}"
     return ""
 
 
-def _resource_lines(owner, namespace, allocation, rates, basis, period, version, labels=None, rule=""):
-    """The lines of one namespace (or namespace × node rule) in one price period."""
+def resource_lines(owner, namespace, allocation, rates, basis, period, version, labels=None, rule=""):
+    """The lines of one namespace (or namespace × node rule, or one pod: billing/breakdown.py) in one
+    price period."""
     seconds = period.end.timestamp() - period.begin.timestamp()
     lines = []
 
@@ -182,19 +184,19 @@ def _namespace_lines(ctx, namespaces, period, rates, basis, owner_of):
         merged = {}
         for (namespace, node), allocation in ctx.allocations(window, per_node=True).items():
             if namespace in namespaces:
-                rule = _rule_of(rates, ctx.labels(node))
+                rule = rule_of(rates, ctx.labels(node))
                 key = (namespace, rule)
                 if key not in merged:
                     merged[key] = (allocation, ctx.labels(node))
                 else:
                     merged[key][0].add(allocation)
         for (namespace, rule), (allocation, labels) in sorted(merged.items()):
-            lines += _resource_lines(owner_of(namespace), namespace, allocation, rates, basis, period,
+            lines += resource_lines(owner_of(namespace), namespace, allocation, rates, basis, period,
                                      period.version, labels, rule)
         return lines
     for (namespace,), allocation in sorted(ctx.allocations(window).items()):
         if namespace in namespaces:
-            lines += _resource_lines(owner_of(namespace), namespace, allocation, rates, basis, period, period.version)
+            lines += resource_lines(owner_of(namespace), namespace, allocation, rates, basis, period, period.version)
     return lines
 
 
@@ -344,7 +346,7 @@ def _operator_lines(ctx, period, rates, bases):
         merged = unowned[0].__class__(window.seconds)
         for allocation in unowned:
             merged.add(allocation)
-        lines += _resource_lines(UNALLOCATED, UNALLOCATED, merged, rates, rates.basis or "max", period, period.version)
+        lines += resource_lines(UNALLOCATED, UNALLOCATED, merged, rates, rates.basis or "max", period, period.version)
     return lines
 
 
