@@ -55,15 +55,6 @@ def _node_points(store, node, after, until):
     return series[0]["values"][0][1] if series else 0
 
 
-def _closed_unobserved(store, after, until):
-    """Namespaces whose closing points (no counter: an instance that ended unseen) after ``after``
-    report unobserved seconds."""
-    series = store.query(f'SELECT "unobserved_seconds", "cpu_usage_core_nanoseconds" '  # noqa: S608
-                         f"FROM {source_identifier(CONTAINER)} WHERE time > $after AND time <= $until "
-                         'GROUP BY "namespace"', params={"after": after * 10**9, "until": until * 10**9})
-    return {s["tags"]["namespace"] for s in series if any(u and c is None for _, u, c in s["values"])}
-
-
 def test_the_kubernetes_api_down_and_back_fails_its_cycles_cleanly_and_loses_nothing(make_simulator, store, redis_db):
     simulator = make_simulator(**SCENARIO)
     beat = Beat(simulator, store, redis_db)
@@ -150,7 +141,10 @@ def test_every_kubelet_unreachable_past_the_gap_limit_is_reported_unobserved_not
     """``fail kubelet``: every node's summary fails while its containers run on, for 10 simulated
     minutes (past ``COLLECT_GAP_LIMIT_SECONDS``, 300 s). The first sample after it charges the
     counters' whole rise (CPU exact), the working set for the gap limit only, and reports the rest
-    as ``unobserved_seconds``, so that the API's coverage says how much was not seen."""
+    as ``unobserved_seconds``, so that the API's coverage says how much was not seen. A container
+    born during the outage more than the gap limit before its first sample (team-a's etl-nightly
+    job here) is charged its own counter whole, its working set for the gap limit, and the rest of
+    its life as unobserved."""
     simulator = make_simulator(**SCENARIO)
     beat = Beat(simulator, store, redis_db)
     began, wall = sim_now(simulator), time.perf_counter()
@@ -172,20 +166,18 @@ def test_every_kubelet_unreachable_past_the_gap_limit_is_reported_unobserved_not
                          params={"t": (back_at + 15) * 10**9})
     rows = series[0]["values"] if series else []
     spacing = back_at + 15 - down_at
-    across = [r for r in rows if r[3]]  # the containers that ran across the outage
+    across = [r for r in rows if r[3] == spacing - 300.0]  # the containers that ran across the outage
     assert len(across) > 10
-    for _, interval, gap, unobserved in across:
-        assert (interval, gap, unobserved) == (300.0, 300.0 - 15, spacing - 300.0)
+    assert all((interval, gap) == (300.0, 300.0 - 15) for _, interval, gap, _ in across), across[:3]
+    born = [r for r in rows if r[3] and r[3] != spacing - 300.0]  # born during it, seen after it
+    assert born and all(r[1] == 300.0 and 0 < r[3] < spacing - 300.0 for r in born), born
     assert double_charged(store) == []
     errors = truth_errors(simulator, store, began, end)
-    # CPU from the counters: exact, but for containers that ended during the outage and left the
-    # summaries: they are closed at their last rate over at most the gap limit, and the rest of
-    # their time must then be reported unobserved, not lost silently. Memory: short by about the
-    # unobserved share, never over.
-    assert len(errors) >= 3, errors
-    short = {ns for ns, (c, _) in errors.items() if abs(c) > CPU_TOLERANCE}
-    assert short <= _closed_unobserved(store, back_at, end), (
-        describe(errors), {ns: pod_errors(simulator, store, began, end, ns) for ns in short})
+    # CPU from the counters: exact, a container born during the outage included (its own counter
+    # holds all it used since its start). Memory: short by about the unobserved share, never over.
+    assert len(errors) >= 3 and all(abs(c) <= CPU_TOLERANCE for c, _ in errors.values()), (
+        describe(errors), {ns: pod_errors(simulator, store, began, end, ns) for ns, (c, _) in errors.items()
+                           if abs(c) > CPU_TOLERANCE})
     assert all(m <= MEMORY_TOLERANCE for _, m in errors.values()), describe(errors)
     record("every_kubelet_down", {"outage_simulated_s": back_at - down_at, "containers_across": len(across),
                                   "unobserved_s_each": spacing - 300.0, "double_charged": 0,
