@@ -133,7 +133,10 @@ class RedisCollector:
         running.add_metric([], (1.0 if state.get("running") else 0.0) if host.get("ok") else math.nan)
         speed = GaugeMetricFamily("kubemon_fan_speed", "The fan's speed (0 to 1) as last commanded.")
         speed.add_metric([], float(state.get("speed") or 0.0))
-        yield from (up, running, speed)
+        alert = GaugeMetricFamily("kubemon_fan_alert", "1 while the fan runs without cooling the nodes "
+                                  "(fan.rules.inefficient: a blocked fan, a dead motor, a hot room).")
+        alert.add_metric([], 1.0 if state.get("alert") else 0.0)
+        yield from (up, running, speed, alert)
 
 
 def _text(value):

@@ -76,6 +76,19 @@ def test_it_shows_the_fans_state(client, redis_db):
     assert found[("kubemon_fan_running", frozenset())] == 1
     assert found[("kubemon_fan_speed", frozenset())] == 0.6
     assert found[("kubemon_fan_host_up", frozenset())] == 1
+    assert found[("kubemon_fan_alert", frozenset())] == 0
+
+
+@override_settings(METRICS_TOKEN=TOKEN, FAN_SERVER_URL="http://fan.invalid")
+def test_it_raises_the_fan_alert_when_running_does_not_cool_the_nodes(client, redis_db):
+    # fan.service keeps the inefficiency alert in the fan's state; Prometheus can alert on it too.
+    import orjson
+
+    from kubemon import keys
+
+    redis_db.set(keys.FAN_STATE, orjson.dumps({"running": True, "speed": 1.0, "host": {"ok": True},
+                                               "alert": "running 10 min and the hottest node is no cooler"}))
+    assert scrape(client)[("kubemon_fan_alert", frozenset())] == 1
 
 
 @pytest.mark.django_db
