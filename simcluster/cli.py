@@ -113,6 +113,9 @@ def run(opts: Options) -> int:
     """Serve in the foreground until SIGINT/SIGTERM. Returns the process exit status."""
     try:
         r = start(opts)
+    except ConfigError as e:  # found while building the cluster (an unknown --clock-skew node)
+        sys.stderr.write(f"simcluster: {e}\n")
+        return 2
     except OSError as e:
         sys.stderr.write(f"simcluster: cannot listen on 127.0.0.1:{opts.port}: {e.strerror or e}\n")
         return 1

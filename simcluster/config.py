@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .timeutil import parse_time_us
@@ -37,6 +37,8 @@ class Options:
     token: str | None = None
     fan_url: str | None = None
     quiet: bool = False
+    # node name -> seconds its kubelet's clock is ahead (negative: behind) of the simulated clock
+    clock_skew: dict[str, int] = field(default_factory=dict)
 
     @property
     def control_planes(self) -> int:
@@ -66,6 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
     c.add_argument("--start", default=None, help="RFC 3339 start of the simulated clock (default now)")
     c.add_argument("--manual-clock", action="store_true", help="time moves only on POST /sim/control advance")
+    c.add_argument(
+        "--clock-skew", action="append", default=[], metavar="NODE=SECONDS",
+        help="that node's kubelet clock is SECONDS ahead (negative: behind): every time it reports "
+        "(summaries, metrics.k8s.io timestamps, pod and container status times) is off by it; repeatable",
+    )
     c.add_argument(
         "--step", type=int, default=15, help="simulation step = metrics window, seconds (default 15)"
     )
@@ -98,6 +105,24 @@ def _check_url(name: str, url: str | None) -> str | None:
     return url.rstrip("/")
 
 
+def _clock_skews(values) -> dict[str, int]:
+    if isinstance(values, dict):
+        values = [f"{node}={seconds}" for node, seconds in values.items()]
+    skews = {}
+    for value in values:
+        node, sep, seconds = str(value).partition("=")
+        try:
+            skew = int(seconds)
+        except ValueError:
+            skew = None
+        if not node or not sep or skew is None:
+            raise ConfigError(f"--clock-skew takes NODE=SECONDS (whole seconds), got {value!r}")
+        if abs(skew) > 86_400:
+            raise ConfigError(f"--clock-skew {value}: at most a day (86400 s) ahead or behind")
+        skews[node] = skew
+    return skews
+
+
 def options_from_namespace(ns: argparse.Namespace | dict) -> Options:
     """Validate parsed arguments; raise ConfigError with a message meant for the user."""
     d = vars(ns) if isinstance(ns, argparse.Namespace) else dict(ns)
@@ -117,6 +142,7 @@ def options_from_namespace(ns: argparse.Namespace | dict) -> Options:
         token=d.get("token"),
         quiet=bool(d.get("quiet", False)),
     )
+    o.clock_skew = _clock_skews(d.get("clock_skew") or [])
     if o.nodes < 2:
         raise ConfigError("--nodes must be at least 2 (a control-plane node and a worker)")
     if o.nodes > 5000:

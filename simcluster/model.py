@@ -400,6 +400,7 @@ class Node:
         "gpu_energy",
         "pods_cpu",
         "pods_rate",
+        "clock_skew",
     )
 
     def __init__(self, name: str, seq: int, key: int, role: str):
@@ -438,6 +439,7 @@ class Node:
         self.gpu_step: list[tuple | None] = []
         self.rv = 0
         self.view = None
+        self.clock_skew = 0  # seconds the node's kubelet clock is ahead of the simulated clock (--clock-skew)
         self.summary: tuple[int, bytes] | None = None
         self.fs_cap = 0
         self.fs_used = 0

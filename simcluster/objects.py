@@ -46,9 +46,10 @@ def normalise_image(image: str) -> tuple[str, str]:
     return name, repo
 
 
-def _term(t: tuple) -> dict:
+def _term(t: tuple, skew: int = 0) -> dict:
     code, reason, started, finished, message, cid = t
-    d = {"exitCode": code, "finishedAt": fmt_time(finished), "reason": reason, "startedAt": fmt_time(started)}
+    d = {"exitCode": code, "finishedAt": fmt_time(finished + skew), "reason": reason,
+         "startedAt": fmt_time(started + skew)}
     if cid:
         d["containerID"] = cid
     if message:
@@ -58,21 +59,22 @@ def _term(t: tuple) -> dict:
 
 def _container_status(p: Pod, c, node_ready: bool) -> dict:
     st: dict
+    skew = p.node.clock_skew if p.node is not None else 0  # the kubelet writes these times (--clock-skew)
     started = False
     if c.waiting is not None:
         reason, message = c.waiting
         st = {"waiting": {"reason": reason, "message": message} if message else {"reason": reason}}
     elif c.term is not None:
-        st = {"terminated": _term(c.term)}
+        st = {"terminated": _term(c.term, skew)}
     else:
         # running, or believed running: for an unreachable node the API keeps the last status
-        st = {"running": {"startedAt": fmt_time(c.started_at)}}
+        st = {"running": {"startedAt": fmt_time(c.started_at + skew)}}
         started = True
     pulled = not (c.waiting and c.waiting[0] in ("ErrImagePull", "ImagePullBackOff", "ContainerCreating"))
     d = {
         "image": normalise_image(c.image)[0],
         "imageID": c.image_id if pulled else "",
-        "lastState": {"terminated": _term(c.last_term)} if c.last_term else {},
+        "lastState": {"terminated": _term(c.last_term, skew)} if c.last_term else {},
         "name": c.name,
         "ready": bool(started and p.ready and node_ready),
         "restartCount": c.restarts,
@@ -259,7 +261,7 @@ def render_pod(p: Pod, rv: int) -> View:
     if p.node is not None:
         status["hostIP"] = p.node.ip
         status["hostIPs"] = [{"ip": p.node.ip}]
-        status["startTime"] = fmt_time(p.started_at)
+        status["startTime"] = fmt_time(p.started_at + p.node.clock_skew)  # set by the kubelet
         if p.phase != "Pending" or not any(
             c.waiting and c.waiting[0] == "ContainerCreating" for c in p.containers
         ):
@@ -299,7 +301,7 @@ def node_annotations(n: Node, base_url: str) -> dict[str, str]:
 
 
 def render_node(n: Node, rv: int, base_url: str) -> View:
-    hb = fmt_time(n.heartbeat)
+    hb = fmt_time(n.heartbeat + n.clock_skew)  # the kubelet's heartbeat, on its own clock
     since = fmt_time(n.ready_at)
     if n.ready:
         conds = [

@@ -127,6 +127,11 @@ def make_nodes(o: Options, rng: random.Random, created: int) -> list[Node]:
         n.gpu_uuids = ["GPU-" + uid(derive(n.key, "gpu", g)) for g in range(n.gpu_count)]
         n.gpu_temps = [40.0] * n.gpu_count
         n.gpu_energy = [rng.randint(10**8, 10**10) for _ in range(n.gpu_count)]
+    by_name = {n.name: n for n in nodes}
+    for name, skew in o.clock_skew.items():
+        if name not in by_name:
+            raise ConfigError(f"--clock-skew: no node named {name!r} (the nodes are {', '.join(sorted(by_name))})")
+        by_name[name].clock_skew = skew
     return nodes
 
 

@@ -70,7 +70,12 @@ def cached_summary(cluster, n: Node) -> bytes:
 
 
 def summary(cluster, n: Node) -> bytes:
-    t = fmt_time(cluster.step_time())
+    skew = n.clock_skew  # every time the kubelet reports is on its own clock (--clock-skew)
+
+    def at(seconds: float) -> str:
+        return fmt_time(seconds + skew)
+
+    t = at(cluster.step_time())
     fs_cap = n.fs_cap
     pods = []
     for p in sorted(n.pods.values(), key=lambda p: (p.namespace, p.name)):
@@ -88,7 +93,7 @@ def summary(cluster, n: Node) -> bytes:
             containers.append(
                 {
                     "name": c.name,
-                    "startTime": fmt_time(c.started_at),
+                    "startTime": at(c.started_at),
                     "cpu": {"time": t, "usageNanoCores": c.rate, "usageCoreNanoSeconds": c.cpu_ns},
                     "memory": _mem(t, c.ws, c.pf, c.mpf, c.lim_mem),
                     "rootfs": _fs(t, fs_cap, c.rootfs, 5 + c.rootfs // 40_960),
@@ -113,7 +118,7 @@ def summary(cluster, n: Node) -> bytes:
         pods.append(
             {
                 "podRef": {"name": p.name, "namespace": p.namespace, "uid": p.uid},
-                "startTime": fmt_time(p.started_at),
+                "startTime": at(p.started_at),
                 "containers": containers,
                 "cpu": {
                     "time": t,
@@ -143,25 +148,25 @@ def summary(cluster, n: Node) -> bytes:
                 "process_stats": {"process_count": 1 + 2 * len(containers)},
             }
         )
-    boot = fmt_time(n.boot)
+    boot = at(n.boot)
     node = {
         "nodeName": n.name,
         "systemContainers": [
             {
                 "name": "kubelet",
-                "startTime": fmt_time(n.boot + 12),
+                "startTime": at(n.boot + 12),
                 "cpu": {"time": t, "usageNanoCores": n.sys_rate[0], "usageCoreNanoSeconds": n.sys_cpu[0]},
                 "memory": _mem(t, n.sys_ws[0], n.sys_cpu[0] >> 24, 31),
             },
             {
                 "name": "runtime",
-                "startTime": fmt_time(n.boot + 9),
+                "startTime": at(n.boot + 9),
                 "cpu": {"time": t, "usageNanoCores": n.sys_rate[1], "usageCoreNanoSeconds": n.sys_cpu[1]},
                 "memory": _mem(t, n.sys_ws[1], n.sys_cpu[1] >> 24, 12),
             },
             {
                 "name": "pods",
-                "startTime": fmt_time(n.boot + 12),
+                "startTime": at(n.boot + 12),
                 "cpu": {"time": t, "usageNanoCores": n.pods_rate, "usageCoreNanoSeconds": n.pods_cpu},
                 "memory": dict(
                     _mem(t, sum(p.ws for p in n.pods.values() if p.ran), 0, 0),
@@ -204,7 +209,7 @@ def summary(cluster, n: Node) -> bytes:
 def node_metrics(cluster, n: Node, now: str) -> dict:
     return {
         "metadata": {"name": n.name, "creationTimestamp": now, "labels": n.labels},
-        "timestamp": fmt_time(cluster.step_time()),
+        "timestamp": fmt_time(cluster.step_time() + n.clock_skew),  # metrics-server passes the kubelet's time on
         "window": f"{cluster.S}s",
         "usage": {"cpu": cpu_quantity(n.rate), "memory": memory_quantity(n.ws)},
     }
@@ -213,7 +218,7 @@ def node_metrics(cluster, n: Node, now: str) -> dict:
 def pod_metrics(cluster, p: Pod, now: str) -> dict:
     return {
         "metadata": {"name": p.name, "namespace": p.namespace, "creationTimestamp": now, "labels": p.labels},
-        "timestamp": fmt_time(cluster.step_time()),
+        "timestamp": fmt_time(cluster.step_time() + (p.node.clock_skew if p.node is not None else 0)),
         "window": f"{cluster.S}s",
         "containers": [
             {"name": c.name, "usage": {"cpu": cpu_quantity(c.rate), "memory": memory_quantity(c.ws)}}
