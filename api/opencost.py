@@ -203,19 +203,29 @@ def parse_bool(text, parameter, default=False):
     raise ParameterError(parameter, f"{text[:20]!r} is not true or false")
 
 
-def split_by_step(window, step):
+def _check_set_count(count, parameter):
+    """Refuse, before any read, a query that makes more than ``MAX_STEPS`` sets: each set is read
+    from InfluxDB, so the count is what one request costs (a monthly accumulation over the
+    585 years InfluxDB can store was 7,000 sets and minutes of a worker)."""
+    if count > MAX_STEPS:
+        raise ParameterError(parameter, f"makes {count} sets, more than {MAX_STEPS}; use a shorter window or a "
+                                        "longer step")
+
+
+def split_by_step(window, step, parameter="step"):
     """Consecutive windows of ``step`` from the window's start; the last one ends with the window."""
+    _check_set_count(-((window.begin - window.end) // step), parameter)
     steps, begin = [], window.begin
     while begin < window.end:
         end = min(begin + step, window.end)
         steps.append(Window(begin, end))
-        if len(steps) > MAX_STEPS:
-            raise ParameterError("step", f"makes more than {MAX_STEPS} sets; use a longer step")
         begin = end
     return steps
 
 
 def split_by_month(window):
+    last = window.end - timedelta(microseconds=1)
+    _check_set_count((last.year - window.begin.year) * 12 + last.month - window.begin.month + 1, "accumulate")
     steps, begin = [], window.begin
     while begin < window.end:
         following = _first_of_month(begin + timedelta(days=32))
@@ -236,7 +246,7 @@ def _accumulated(window, accumulate):
     if accumulate == "month":
         return split_by_month(window)
     unit = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}[accumulate]
-    return split_by_step(window, unit)
+    return split_by_step(window, unit, "accumulate")
 
 
 def parse_query(params, now=None):

@@ -25,6 +25,7 @@ How a statement is computed:
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -75,14 +76,19 @@ class Line:
         return UNITS[self.resource]
 
 
+_MONTH_RE = re.compile(r"(\d{4})-(\d{2})\Z", re.ASCII)  # ASCII digits only; \Z: no trailing newline
+
+
 def month_bounds(text):
-    """``"2026-11"`` → (2026-11-01, 2026-12-01) in UTC; ``StatementError`` for anything else."""
+    """``"2026-11"`` → (2026-11-01, 2026-12-01) in UTC; ``StatementError`` for anything else,
+    December 9999 included (its end would be in year 10000, which ``datetime`` cannot hold)."""
+    match = _MONTH_RE.match(text) if isinstance(text, str) else None
     try:
-        year, month = (int(part) for part in text.split("-"))
+        year, month = int(match.group(1)), int(match.group(2))
         start = datetime(year, month, 1, tzinfo=UTC)
-    except (ValueError, AttributeError):
-        raise StatementError(f"{text!r} is not a month such as 2026-11") from None
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+        end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+    except (ValueError, AttributeError, OverflowError):
+        raise StatementError(f"{str(text)[:40]!r} is not a month such as 2026-11") from None
     return start, end
 
 

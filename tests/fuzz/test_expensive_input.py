@@ -1,0 +1,69 @@
+"""Inputs the fuzzing found that made one request enormous or made it fail: each is a clear 400 now.
+
+- ``GET /api/allocation?window=<585 years>&accumulate=month`` built one set per calendar month
+  (7,000 sets, each read from InfluxDB: 268 s of one worker for one request), because the month
+  split had no cap while the hour/day/week split had ``MAX_STEPS``.
+- ``GET /api/statements?month=9999-12`` was a 500 (the month after December 9999 is year 10000).
+"""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.http import QueryDict
+
+from api.opencost import MAX_STEPS, ParameterError, parse_query
+from billing.statements import StatementError, month_bounds
+from tests.support.base import BaseTestCase
+
+WHOLE_RANGE = "1677-09-22T00:00:00Z,2262-04-10T00:00:00Z"
+NOW = datetime(2026, 11, 18, 14, 37, 20, tzinfo=UTC)
+
+
+def query(text):
+    return parse_query(QueryDict(text), now=NOW)
+
+
+def test_a_monthly_accumulation_over_centuries_is_refused_before_any_read():
+    with pytest.raises(ParameterError) as caught:
+        query(f"window={WHOLE_RANGE}&accumulate=month")
+    assert caught.value.parameter == "accumulate"
+    assert str(MAX_STEPS) in str(caught.value)
+
+
+def test_every_way_of_asking_for_many_sets_meets_the_same_cap():
+    for text in (f"window={WHOLE_RANGE}&accumulate=week", f"window={WHOLE_RANGE}&accumulate=day",
+                 f"window={WHOLE_RANGE}&accumulate=hour", f"window={WHOLE_RANGE}&step=1w", "window=999999m&step=1m",
+                 "window=2000d&accumulate=day", "window=100y&accumulate=month".replace("100y", "5300w")):
+        with pytest.raises(ParameterError):
+            query(text)
+
+
+def test_monthly_sets_up_to_the_cap_are_still_answered():
+    steps = query("window=2000-01-01T00:00:00Z,2026-01-01T00:00:00Z&accumulate=month").steps
+    assert len(steps) == 26 * 12
+    assert steps[0].begin == datetime(2000, 1, 1, tzinfo=UTC) and steps[-1].end == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["9999-12", "10000-01", "0-01", "2026-13", "2026-00", "-1-5", "2026-1-1",
+                                  "２０２６-１１", "2026-11" + "1" * 5000, "", "2026_11", "2026-11\n"])
+def test_a_month_outside_the_calendar_is_a_statement_error(text):
+    with pytest.raises(StatementError) as caught:
+        month_bounds(text)
+    assert len(str(caught.value)) < 120
+
+
+def test_the_last_representable_months_still_work():
+    assert month_bounds("9999-11") == (datetime(9999, 11, 1, tzinfo=UTC), datetime(9999, 12, 1, tzinfo=UTC))
+    assert month_bounds("0001-01") == (datetime(1, 1, 1, tzinfo=UTC), datetime(1, 2, 1, tzinfo=UTC))
+
+
+class ExpensiveRequestTests(BaseTestCase):
+    def test_the_allocation_api_answers_the_centuries_of_months_with_a_400_at_once(self):
+        response = self.client.get("/api/allocation", {"window": WHOLE_RANGE, "accumulate": "month"}, **self.headers())
+        self.assertEqual(response.status_code, 400)
+        self.assertTrue(response.json()["message"].startswith("accumulate:"), response.json())
+
+    def test_the_statement_list_answers_a_month_past_the_calendar_with_a_400(self):
+        response = self.client.get("/api/statements", {"month": "9999-12"}, **self.headers())
+        self.assertEqual(response.status_code, 400)
+        self.assertTrue(response.json()["message"].startswith("month:"), response.json())
