@@ -179,9 +179,14 @@ class SamplingState:
             since_start = time - start if start is not None else None
             # Before the first saved cycle, what ran before kubemon watched is not charged.
             born_within = self.cap if self.cycles else 2 * self.usual
-            if since_start is not None and 0 <= since_start <= born_within:
-                # A container born since the last cycle: its whole life is in this sample.
-                interval = float(since_start)
+            # Born after the last cycle, however long ago (its node's kubelet or the API was out
+            # of reach since): kubemon was watching, so its whole life is this sample's.
+            unseen_birth = bool(self.cycles) and since_start is not None and start >= self.cycles[-1]
+            if since_start is not None and 0 <= since_start and (since_start <= born_within or unseen_birth):
+                # A container born since the last cycle: all it used is in its own counter; its
+                # time is charged up to the gap limit and the rest reported unobserved.
+                interval = min(float(since_start), self.cap)
+                unobserved = since_start - interval
                 increment = counter if counter is not None else 0.0
                 fresh = True
             else:
