@@ -64,10 +64,14 @@ def dependency_report():
     """Each dependency's status; ``ok`` is False when any of them is down.
 
     The cluster's own health is reported too but does not make kubemon unhealthy: kubemon is
-    working precisely when it can tell that a cluster is not.
+    working precisely when it can tell that a cluster is not. Nor do ``warnings`` (InfluxDB past
+    80 % of a cardinality limit).
     """
     report = {"database": database_status(), "redis": redis_status(), "influxdb": influxdb_status()}
     ok = all(part["status"] == "ok" for part in report.values())
+    if report["influxdb"].get("warnings"):
+        # Near a cardinality limit: still healthy (nothing is refused yet), but said at the top.
+        report["warnings"] = [f"influxdb: {warning}" for warning in report["influxdb"]["warnings"]]
     report["cluster"] = cluster_status()
     collection = collection_status()
     if collection:

@@ -173,6 +173,15 @@ INFLUXDB_CREATE_DATABASE = env_bool("INFLUXDB_CREATE_DATABASE", True)
 INFLUXDB_RAW_RETENTION = env_str("INFLUXDB_RAW_RETENTION", "30d")
 INFLUXDB_HOURLY_RETENTION = env_str("INFLUXDB_HOURLY_RETENTION", "400d")
 INFLUXDB_NAMESPACE_RETENTION = env_str("INFLUXDB_NAMESPACE_RETENTION", "1825d")
+# The server's cardinality limits (deploy/influxdb/influxdb.conf states InfluxDB's defaults):
+# /healthz warns at 80 % of each. Set them as the server has them; 0 = no limit.
+INFLUXDB_MAX_SERIES_PER_DATABASE = env_int("INFLUXDB_MAX_SERIES_PER_DATABASE", 1_000_000)
+INFLUXDB_MAX_VALUES_PER_TAG = env_int("INFLUXDB_MAX_VALUES_PER_TAG", 100_000)
+if INFLUXDB_MAX_SERIES_PER_DATABASE < 0 or INFLUXDB_MAX_VALUES_PER_TAG < 0:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("INFLUXDB_MAX_SERIES_PER_DATABASE and INFLUXDB_MAX_VALUES_PER_TAG are counts "
+                               "(0 = no limit), not negative")
 # Where writes go while InfluxDB is unreachable: "redis" (a Redis list) or a directory path.
 INFLUXDB_SPOOL = env_str("INFLUXDB_SPOOL", "redis")
 INFLUXDB_SPOOL_KEY = env_str("INFLUXDB_SPOOL_KEY", keys.SPOOL)

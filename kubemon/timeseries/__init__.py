@@ -67,6 +67,8 @@ def get_store():
                            create_database=settings.INFLUXDB_CREATE_DATABASE,
                            retention=(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION,
                                       settings.INFLUXDB_NAMESPACE_RETENTION),
+                           max_series=settings.INFLUXDB_MAX_SERIES_PER_DATABASE,
+                           max_values_per_tag=settings.INFLUXDB_MAX_VALUES_PER_TAG,
                            backlog=RollupBacklog(get_redis()), dead_letters=DeadLetters(get_redis()))
 
 

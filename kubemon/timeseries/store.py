@@ -210,27 +210,11 @@ class TimeseriesStore:
         return replayed
 
     def cardinality(self):
-        """Series and pod-name counts against InfluxDB's limits; a warning past 80 % of either.
+        """Series and tag-value counts against InfluxDB's limits; a warning past 80 % of either
+        (``kubemon/timeseries/cardinality.py``)."""
+        from kubemon.timeseries.cardinality import cardinality_report
 
-        InfluxDB 1.x refuses new series past ``max-series-per-database`` and new tag values past
-        ``max-values-per-tag``; pod names churn, so these are what a long-lived cluster hits.
-        """
-        try:
-            series = self.client.query("SHOW SERIES CARDINALITY")
-            pods = self.client.query('SHOW TAG VALUES CARDINALITY WITH KEY = "pod_name"')
-        except Exception as exc:  # noqa: BLE001  (health must answer even if this fails)
-            return {"cardinality_error": str(exc)}
-        series_count = sum(s["values"][0][0] for s in series if s.get("values"))
-        pod_names = max((s["values"][0][0] for s in pods if s.get("values")), default=0)
-        info = {"series": series_count, "pod_names": pod_names}
-        warnings = []
-        if series_count >= 0.8 * self.max_series:
-            warnings.append(f"{series_count} series, over 80 % of max-series-per-database ({self.max_series})")
-        if pod_names >= 0.8 * self.max_values_per_tag:
-            warnings.append(f"{pod_names} pod names, over 80 % of max-values-per-tag ({self.max_values_per_tag})")
-        if warnings:
-            info["warnings"] = warnings
-        return info
+        return cardinality_report(self, self.max_series, self.max_values_per_tag)
 
     # --- reading ---
     def query(self, statement, params=None, epoch=None):

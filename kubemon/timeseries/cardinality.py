@@ -1,0 +1,49 @@
+"""How close the database is to InfluxDB 1.x's cardinality limits, for ``/healthz``.
+
+InfluxDB's ``inmem`` index refuses a point that would create a series past
+``max-series-per-database``, or a value of a tag key past ``max-values-per-tag`` within one
+measurement, counted over the whole database ("partial write: max-values-per-tag limit
+exceeded"). Pod names churn: every Job, CronJob run and rolling update brings new ones, and with
+them new values of ``pod_name`` and of ``volume_name`` (each pod's ``kube-api-access-<suffix>``
+token volume), so these are what a long-lived cluster reaches first. The ``tsi1`` index kubemon
+ships (deploy/influxdb/influxdb.conf) did not refuse anything past either limit in InfluxDB 1.6
+(docs/reliability.md, "Cardinality"), but an operator may run ``inmem`` or another release, so
+the warning stands at 80 % of each configured limit (``INFLUXDB_MAX_SERIES_PER_DATABASE``,
+``INFLUXDB_MAX_VALUES_PER_TAG``; 0 means no limit, as in InfluxDB).
+"""
+
+from kubemon.timeseries.schema import MEASUREMENTS, allowed_identifier
+
+WARN_AT = 0.8
+# Every tag key of kubemon's schema, each counted per measurement as InfluxDB counts it.
+TAG_KEYS = tuple(sorted({tag for measurement in MEASUREMENTS.values() for tag in measurement.tags}))
+
+
+def cardinality_report(store, max_series, max_values_per_tag):
+    """``{"series": N, "pod_names": N, "tag_values": {key: (measurement, N)}, "warnings": [...]}``:
+    the series of the database and, per tag key, its most values in any one measurement."""
+    statements = ["SHOW SERIES CARDINALITY"] + [
+        f"SHOW TAG VALUES CARDINALITY WITH KEY = {allowed_identifier(key, TAG_KEYS)}" for key in TAG_KEYS]
+    try:
+        results = store.query_many(statements)
+    except Exception as exc:  # noqa: BLE001  (health must answer even if this fails)
+        return {"cardinality_error": str(exc)}
+    series = sum(s["values"][0][0] for s in results[0] if s.get("values"))
+    tag_values = {}
+    for key, found in zip(TAG_KEYS, results[1:], strict=True):
+        counts = [(s["values"][0][0], s.get("name", "")) for s in found if s.get("values")]
+        if counts:
+            count, measurement = max(counts, key=lambda c: c[0])  # the first of equals, by name
+            tag_values[key] = {"measurement": measurement, "values": count}
+    info = {"series": series, "pod_names": tag_values.get("pod_name", {}).get("values", 0), "tag_values": tag_values,
+            "limits": {"max-series-per-database": max_series, "max-values-per-tag": max_values_per_tag}}
+    warnings = []
+    if max_series and series >= WARN_AT * max_series:
+        warnings.append(f"{series} series: over 80 % of max-series-per-database ({max_series})")
+    for key, found in tag_values.items():
+        if max_values_per_tag and found["values"] >= WARN_AT * max_values_per_tag:
+            warnings.append(f"{found['values']} values of the tag {key} in {found['measurement']}: "
+                            f"over 80 % of max-values-per-tag ({max_values_per_tag})")
+    if warnings:
+        info["warnings"] = warnings
+    return info

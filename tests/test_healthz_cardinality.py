@@ -1,0 +1,78 @@
+"""/healthz warns at 80 % of each InfluxDB cardinality limit, tested by lowering the limits."""
+
+import pytest
+from django.test import override_settings
+
+from kubemon.timeseries import Point, get_store, reset_store
+from kubemon.timeseries.schema import POD, VOLUME
+
+
+def _write_pods(store, count):
+    """``count`` pods, each with its own token volume (``kube-api-access-<suffix>``): one series
+    of kubernetes_pod and one of kubernetes_pod_volume per pod."""
+    import time
+
+    now = int(time.time()) - 60
+    points = []
+    for i in range(count):
+        tags = {"namespace": "batch", "pod_name": f"job-{i}", "node_name": "node-01"}
+        points.append(Point(POD, tags, {"containers": 1}, now))
+        points.append(Point(VOLUME, {**tags, "volume_name": f"kube-api-access-{i:05d}"}, {"used_bytes": 4096}, now))
+    report = store.write(points)
+    assert report.rejected == 0 and report.written == 2 * count
+
+
+def _healthz(client, **limits):
+    with override_settings(**limits):
+        reset_store()
+        try:
+            response = client.get("/healthz")
+        finally:
+            reset_store()
+    assert response.status_code == 200  # a warning is not an outage
+    return response.json()
+
+
+@pytest.mark.django_db
+def test_healthz_warns_at_80_percent_of_max_values_per_tag_for_every_churning_tag(client, store):
+    _write_pods(store, 8)
+    body = _healthz(client, INFLUXDB_MAX_VALUES_PER_TAG=10, INFLUXDB_MAX_SERIES_PER_DATABASE=0)
+    assert body["status"] == "ok"
+    influxdb = body["influxdb"]
+    assert influxdb["pod_names"] == 8
+    assert influxdb["tag_values"]["volume_name"] == {"measurement": VOLUME, "values": 8}
+    assert influxdb["limits"] == {"max-series-per-database": 0, "max-values-per-tag": 10}
+    assert sorted(body["warnings"]) == sorted([
+        f"influxdb: 8 values of the tag pod_name in {POD}: over 80 % of max-values-per-tag (10)",
+        f"influxdb: 8 values of the tag volume_name in {VOLUME}: over 80 % of max-values-per-tag (10)",
+    ])
+    assert body["warnings"] == [f"influxdb: {w}" for w in influxdb["warnings"]]
+
+
+@pytest.mark.django_db
+def test_healthz_warns_at_80_percent_of_max_series_per_database(client, store):
+    _write_pods(store, 8)  # 16 series
+    body = _healthz(client, INFLUXDB_MAX_VALUES_PER_TAG=0, INFLUXDB_MAX_SERIES_PER_DATABASE=20)
+    assert body["influxdb"]["series"] == 16
+    assert body["warnings"] == ["influxdb: 16 series: over 80 % of max-series-per-database (20)"]
+
+
+@pytest.mark.django_db
+def test_healthz_says_nothing_below_80_percent_or_without_limits(client, store):
+    _write_pods(store, 7)  # 7 pod names, 14 series
+    for limits in ({"INFLUXDB_MAX_VALUES_PER_TAG": 10, "INFLUXDB_MAX_SERIES_PER_DATABASE": 18},
+                   {"INFLUXDB_MAX_VALUES_PER_TAG": 0, "INFLUXDB_MAX_SERIES_PER_DATABASE": 0}):
+        body = _healthz(client, **limits)
+        assert "warnings" not in body and "warnings" not in body["influxdb"], limits
+        assert body["influxdb"]["pod_names"] == 7 and body["influxdb"]["series"] == 14
+
+
+@pytest.mark.django_db
+def test_the_shipped_limits_are_the_default_ones(store, settings):
+    from pathlib import Path
+
+    conf = (Path(__file__).resolve().parents[1] / "deploy" / "influxdb" / "influxdb.conf").read_text()
+    assert f"max-series-per-database = {settings.INFLUXDB_MAX_SERIES_PER_DATABASE}" in conf
+    assert f"max-values-per-tag = {settings.INFLUXDB_MAX_VALUES_PER_TAG}" in conf
+    reset_store()
+    assert (get_store().max_series, get_store().max_values_per_tag) == (1_000_000, 100_000)
