@@ -92,7 +92,7 @@ def write_history(url, bodies, writers=2):
     import requests
 
     requests.post(f"{url}/query", data={"q": 'CREATE DATABASE "k8s"'}, timeout=30).raise_for_status()
-    pending, errors, counted = queue.Queue(maxsize=4), [], [0]
+    pending, errors, counted, lock = queue.Queue(maxsize=4), [], [0], threading.Lock()
 
     def send():
         session = requests.Session()
@@ -107,7 +107,8 @@ def write_history(url, bodies, writers=2):
                 time.sleep(1 + attempt)
             if response.status_code != 204:
                 errors.append(response.text)
-            counted[0] += body.count(b"\n") + 1
+            with lock:  # two writers: += is not atomic
+                counted[0] += body.count(b"\n") + 1
 
     threads = [threading.Thread(target=send, daemon=True) for _ in range(writers)]
     for thread in threads:
