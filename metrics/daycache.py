@@ -27,6 +27,8 @@ from kubemon.timeseries.hours import ROLLUP_HORIZON
 log = logging.getLogger(__name__)
 
 PREFIX = keys.DAY_CACHE
+# Entries of whole spans and window edges (below): beside the days', cleared with them.
+SPAN_PREFIX = keys.PREFIX + "api:span:"
 _SEP = "\x1f"
 
 
@@ -93,12 +95,15 @@ def put(metric, group_tags, selection, per_day, generations):
 
 
 def clear():
-    """Forget every cached day (after a rollup backfill)."""
+    """Forget every cached day, span and edge (after a rollup backfill); returns the days forgotten."""
     redis = get_redis()
-    keys = list(redis.scan_iter(PREFIX + "*", count=1000))
-    for start in range(0, len(keys), 1000):
-        redis.delete(*keys[start : start + 1000])
-    return len(keys)
+    days = 0
+    for prefix in (PREFIX, SPAN_PREFIX):
+        keys = list(redis.scan_iter(prefix + "*", count=1000))
+        for start in range(0, len(keys), 1000):
+            redis.delete(*keys[start : start + 1000])
+        days += len(keys) if prefix == PREFIX else 0
+    return days
 
 
 # --- whole spans of the daily tiers ---
@@ -119,24 +124,60 @@ def span_key(metric, group_tags, selection, policy, span, days):
         return None
     identity = orjson.dumps([metric.name, list(group_tags), selection.namespaces, list(selection.exclude), policy,
                              span.begin.isoformat(), span.end.isoformat(), [generations[day] for day in days]])
-    return PREFIX + "span:" + hashlib.sha256(identity).hexdigest()
+    return SPAN_PREFIX + hashlib.sha256(identity).hexdigest()
 
 
-def get_span(key):
-    """``{group key: [s, i, mx, n, sb, ib, u]}`` stored under ``key``, or None."""
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def oldest_raw_kept(now):
+    """Edges before this are not cached: their raw samples may expire (``INFLUXDB_RAW_RETENTION``,
+    dropped a daily shard at a time) while the entry lives, and a fresh read would then find
+    none. None: raw data is kept forever."""
+    text = settings.INFLUXDB_RAW_RETENTION.strip()
+    if text in ("0", "0s", "INF", "inf") or not text[:-1].isdigit() or text[-1] not in _UNITS:
+        return None
+    keep = int(text[:-1]) * _UNITS[text[-1]]
+    return now - timedelta(seconds=keep - settings.API_DAY_CACHE_SECONDS) + timedelta(days=1)
+
+
+def edge_key(statement, params, days):
+    """The entry of a window edge's raw read (``metrics.edges``) over final ``days``: its
+    statement and values, and the days' generations (late data in them makes it unreachable)."""
+    try:
+        generations = RollupBacklog(get_redis()).generations(days)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("day cache unavailable: %s", exc)
+        return None
+    values = {name: value for name, value in sorted(params.items()) if f"${name}" in statement}
+    identity = orjson.dumps([statement, values, [generations[day] for day in days]])
+    return SPAN_PREFIX + "edge:" + hashlib.sha256(identity).hexdigest()
+
+
+def get_entry(key):
+    """The JSON value stored under ``key``, or None (also on Redis trouble)."""
     try:
         value = get_redis().get(key)
     except Exception as exc:  # noqa: BLE001
         log.warning("day cache unavailable: %s", exc)
         return None
-    if value is None:
+    return None if value is None else orjson.loads(value)
+
+
+def put_entry(key, value):
+    try:
+        get_redis().set(key, orjson.dumps(value), ex=settings.API_DAY_CACHE_SECONDS)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("day cache unavailable: %s", exc)
+
+
+def get_span(key):
+    """``{group key: [s, i, mx, n, sb, ib, u]}`` stored under ``key``, or None."""
+    found = get_entry(key)
+    if found is None:
         return None
-    return {tuple(k.split(_SEP)) if k else (): v for k, v in orjson.loads(value).items()}
+    return {tuple(k.split(_SEP)) if k else (): v for k, v in found.items()}
 
 
 def put_span(key, groups):
-    try:
-        payload = orjson.dumps({_SEP.join(group): values for group, values in groups.items()})
-        get_redis().set(key, payload, ex=settings.API_DAY_CACHE_SECONDS)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("day cache unavailable: %s", exc)
+    put_entry(key, {_SEP.join(group): values for group, values in groups.items()})

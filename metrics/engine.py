@@ -53,7 +53,7 @@ from metrics.kinds import foreign_statements
 from metrics.raw import from_ns, raw_rows
 from metrics.results import Aggregate, Partial
 from metrics.selection import Selection
-from metrics.window import format_time, to_ns
+from metrics.window import Window, format_time, to_ns
 
 log = logging.getLogger(__name__)
 
@@ -129,27 +129,35 @@ class Cached:
     partials: dict  # {group key: Partial} of the cached days and spans
     days: list  # days read by day, whose results go back into the cache
     generations: dict  # the rollup generations of the days the cache was asked for
-    spans: dict  # {read index: entry key}: daily-tier reads whose answer goes back whole
+    spans: dict  # {read index: entry key}: reads of final spans whose answer goes back whole
 
 
 def reads_and_cached(metric, pieces, group_tags, selection, now):
     """``(reads, Cached)``: the statements to run, and what the day cache already holds."""
     reads, cached = [], Cached({}, [], {}, {})
     partials = cached.partials
+    final = daycache.final_before(now)
+
+    def from_span_cache(policy, span):
+        """Whether the final span's answer came from the cache; if not, its read is noted for it."""
+        key = daycache.span_key(metric, group_tags, selection, policy, span, planner.days_of(span))
+        found = daycache.get_span(key) if key else None
+        if found is not None:
+            for group, values in found.items():
+                partials.setdefault(group, Partial()).add_values(values)
+            return True
+        if key:
+            cached.spans[len(reads)] = key
+        return False
+
     for policy, part in pieces:
         spans = [part]
         if policy in DAILY_POLICIES and daycache.enabled():
             # A daily tier's piece is whole final days: cached as one entry.
-            key = daycache.span_key(metric, group_tags, selection, policy, part, planner.days_of(part))
-            found = daycache.get_span(key) if key else None
-            if found is not None:
-                for group, values in found.items():
-                    partials.setdefault(group, Partial()).add_values(values)
+            if from_span_cache(policy, part):
                 continue
-            if key:
-                cached.spans[len(reads)] = key
         elif policy in ROLLUP_POLICIES and daycache.enabled():
-            days, spans = planner.whole_days(part, daycache.final_before(now))
+            days, spans = planner.whole_days(part, final)
             lookup = daycache.get(metric, group_tags, selection, days)
             cached.generations.update(lookup.generations)
             for groups in lookup.found.values():
@@ -158,6 +166,11 @@ def reads_and_cached(metric, pieces, group_tags, selection, now):
             missing = [day for day in days if day not in lookup.found]
             cached.days += missing
             reads += [planner.Read(policy, span, by_day=True) for span in planner.day_chunks(missing)]
+            # The ragged hours of a final day (a window's first or last day) are kept whole too.
+            for span in spans:
+                if not (span.end <= final and from_span_cache(policy, span)):
+                    reads.append(planner.Read(policy, span))
+            continue
         if policy in ROLLUP_POLICIES:
             reads += [planner.Read(policy, span) for span in spans]
         elif policy == RAW_POLICY:
@@ -166,7 +179,7 @@ def reads_and_cached(metric, pieces, group_tags, selection, now):
 
 
 def put_spans(cached, results, group_tags):
-    """Store the answers of the daily-tier reads the cache lacked, one entry per span."""
+    """Store the answers of the final spans' reads the cache lacked, one entry per span."""
     for index, key in cached.spans.items():
         groups = {}
         for series in results[index]:
@@ -176,18 +189,46 @@ def put_spans(cached, results, group_tags):
         daycache.put_span(key, {group: part.values() for group, part in groups.items()})
 
 
-def run_reads(store, jobs, group_tags, selection, window, skip_end=False):
+def run_reads(store, jobs, group_tags, selection, window, now, skip_end=False):
     """``(results, edge results)``: per job (``[(metric, reads)]``), one list of series per read,
     and ``[(measurement, sign, series list)]`` of the window's edges (``metrics.edges``), all sent
     side by side (``API_QUERY_PARALLELISM``) so the edges cost no extra round trip. The jobs'
-    reads of one piece share a statement where their kinds allow it (``metrics.batch``)."""
+    reads of one piece share a statement where their kinds allow it (``metrics.batch``); an edge
+    whose samples are final is kept in the day cache (``now`` None: not)."""
     params = {}
     statements, members = batch.plan_statements(jobs, group_tags, selection, params)
     edge = edges.statements([metric for metric, _ in jobs], window, group_tags, selection, params, skip_end)
-    results = store.query_many(statements + [text for _, _, text in edge], params=params, epoch="ns",
+    found, keys = _cached_edges(edge, params, window, now)
+    missing = [n for n in range(len(edge)) if n not in found]
+    results = store.query_many(statements + [edge[n][2] for n in missing], params=params, epoch="ns",
                                parallel=settings.API_QUERY_PARALLELISM)
-    edge_results = [(m, sign, found) for (m, sign, _), found in zip(edge, results[len(statements):], strict=True)]
+    for n, series_list in zip(missing, results[len(statements):], strict=True):
+        found[n] = series_list
+        if n in keys:
+            daycache.put_entry(keys[n], series_list)
+    edge_results = [(m, sign, found[n]) for n, (m, sign, _) in enumerate(edge)]
     return batch.split(jobs, members, results[: len(statements)]), edge_results
+
+
+def _cached_edges(edge, params, window, now):
+    """``(found, keys)``: the edge results the day cache holds, and the entry keys of the other
+    edges whose samples are final (their raw data can only change by late data, which changes
+    their days' generations)."""
+    found, keys = {}, {}
+    if now is None or not daycache.enabled():
+        return found, keys
+    final, span, oldest = daycache.final_before(now), edges.reach(), daycache.oldest_raw_kept(now)
+    for n, (_, sign, statement) in enumerate(edge):
+        at = window.begin if sign < 0 else window.end
+        if at + span > final or (oldest is not None and at < oldest):
+            continue
+        key = daycache.edge_key(statement, params, planner.days_of(Window(at, at + span)))
+        value = daycache.get_entry(key) if key else None
+        if value is not None:
+            found[n] = value
+        elif key:
+            keys[n] = key
+    return found, keys
 
 
 # --- 4. re-bucketing ---
@@ -314,7 +355,9 @@ def aggregate_many(metrics, window, group_tags, selection, store=None, use_rollu
     # Docs of the container measurement's open hours, whichever shape read them.
     docs = {hour: doc for (m, _, _), (_, found) in planned.items() if m == CONTAINER for hour, doc in found.items()}
     skip_end = openedge.nothing_after(window.end, docs, edges.reach())
-    results, edge_results = run_reads(store, jobs, group_tags, selection, window, skip_end)
+    # Raw data alone (``use_rollup`` False) is the reference answer: no cache serves it.
+    results, edge_results = run_reads(store, jobs, group_tags, selection, window, now if use_rollup else None,
+                                      skip_end)
     answers = []
     for (metric, reads), found, cached in zip(jobs, results, states, strict=True):
         partials = cached.partials

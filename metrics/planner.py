@@ -155,8 +155,8 @@ def whole_days(window, final):
 
 
 def days_of(window):
-    """The day starts of a window made of whole UTC days (a daily tier's piece)."""
-    days, day = [], window.begin
+    """The starts of the UTC days ``window`` touches."""
+    days, day = [], window.begin.replace(hour=0, minute=0, second=0, microsecond=0)
     while day < window.end:
         days.append(day)
         day += DAY

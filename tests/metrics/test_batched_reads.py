@@ -121,6 +121,35 @@ class TieredReadTests(BaseTestCase):
             self.assertGreater(raw[key].integral, before[group_tags][key].integral)
 
 
+    def test_a_final_windows_ragged_hours_and_edges_are_read_once_until_late_data(self):
+        window = Window(self.start + timedelta(minutes=20, seconds=7), self.start + timedelta(hours=40, minutes=13))
+        metric = METRICS["cpu/usage_rate"]
+        for group_tags in (("namespace",), ("namespace", "pod_name")):
+            daycache.clear()
+            with statements() as first:
+                cold = aggregate(metric, window, group_tags, EVERYTHING)
+            with statements() as second:
+                warm = aggregate(metric, window, group_tags, EVERYTHING)
+            self.assertEqual(len(_edges(first)), 2, group_tags)
+            # Left: the rollup's newest hour and the raw minutes before the first whole hour.
+            rollup_reads = [s for s in second if '"raw".' not in s and "last(" not in s]
+            self.assertEqual((_edges(second), rollup_reads), ([], []), group_tags)
+            assert_same_aggregates(self, warm, cold, group_tags)
+            assert_same_aggregates(self, warm, aggregate(metric, window, group_tags, EVERYTHING, use_rollup=False),
+                                   group_tags)
+        # Late samples in the window's first hours and past its end (the end edge shares the first
+        # one out): answered as raw data is.
+        write(container_series("alpha-dev", "web-1", "late", self.start + timedelta(hours=2), 40, interval=60,
+                               cpu=700.0))
+        write(container_series("beta-web", "front-1", "late", window.end + timedelta(seconds=5), 2, interval=15,
+                               cpu=900.0))
+        audit_rollup(days=4)
+        reroll_late_hours()
+        for group_tags in (("namespace",), ("namespace", "pod_name")):
+            raw = aggregate(metric, window, group_tags, EVERYTHING, use_rollup=False)
+            assert_same_aggregates(self, aggregate(metric, window, group_tags, EVERYTHING), raw, "late")
+
+
 def _edges(sent):
     """The window-edge statements among ``sent`` (they alone select ``"interval"``)."""
     return [s for s in sent if 'AS "interval"' in s]
