@@ -9,6 +9,8 @@ One statement comes as JSON (default), CSV or PDF (``billing.exports``), chosen 
 or, without it, by the ``Accept`` header (``text/csv``, ``application/pdf``).
 """
 
+import re
+
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,6 +24,7 @@ from billing.models import Statement
 from billing.statements import StatementError, month_bounds
 
 MAX_LIST = 1000
+_SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,50}", re.ASCII)  # billing.models.Tenant.slug
 _ACCEPTED = {"text/csv": "csv", "application/pdf": "pdf", "application/json": "json"}
 
 
@@ -71,6 +74,9 @@ class StatementListView(StatementsBase):
         params = request.query_params
         tenant = params.get("tenant")
         if tenant:
+            if not _SLUG_RE.fullmatch(tenant):
+                # (a NUL would reach PostgreSQL, which refuses it in a text value: a 500)
+                raise ApiError(400, f"tenant: {tenant[:40]!r} is not a tenant's slug or operator")
             statements = statements.filter(tenant__isnull=True) if tenant == "operator" else \
                 statements.filter(tenant__slug=tenant)
         state = params.get("state")

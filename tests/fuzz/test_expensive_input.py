@@ -4,12 +4,16 @@
   (7,000 sets, each read from InfluxDB: 268 s of one worker for one request), because the month
   split had no cap while the hour/day/week split had ``MAX_STEPS``.
 - ``GET /api/statements?month=9999-12`` was a 500 (the month after December 9999 is year 10000).
+- ``GET /api/statements?tenant=%00`` was a 500 (PostgreSQL refuses a NUL in a text value).
+- ``GET /k8s/collect/<token>/temperature`` with a "/" in the token matched no route: Django's HTML
+  404 page, where every other refusal of the push is a JSON message.
 """
 
 from datetime import UTC, datetime
 
 import pytest
 from django.http import QueryDict
+from django.test import Client, override_settings
 
 from api.opencost import MAX_STEPS, ParameterError, parse_query
 from billing.statements import StatementError, month_bounds
@@ -67,3 +71,18 @@ class ExpensiveRequestTests(BaseTestCase):
         response = self.client.get("/api/statements", {"month": "9999-12"}, **self.headers())
         self.assertEqual(response.status_code, 400)
         self.assertTrue(response.json()["message"].startswith("month:"), response.json())
+
+    def test_the_statement_list_answers_a_tenant_that_cannot_be_a_slug_with_a_400(self):
+        for tenant in ("a\x00b", "alpha\n", "x" * 51, "alpha' OR 1=1"):
+            response = self.client.get("/api/statements", {"tenant": tenant}, **self.headers())
+            self.assertEqual(response.status_code, 400, tenant)
+            self.assertTrue(response.json()["message"].startswith("tenant:"), response.json())
+        self.assertEqual(self.client.get("/api/statements", {"tenant": "no-such-tenant"}, **self.headers()).json(),
+                         {"code": 200, "data": []})
+
+
+@pytest.mark.parametrize("token", ["a/b", "../../etc/passwd", "<script>alert(1)</script>", "x%0ay", "/"])
+def test_a_push_token_with_a_slash_is_refused_as_a_wrong_token_in_json(token, redis_db):
+    with override_settings(TEMPERATURE_PUSH_TOKEN="right-token"):
+        response = Client().get(f"/k8s/collect/{token}/temperature", {"node": "node-1", "value": "45000"})
+    assert (response.status_code, response.json()) == (403, {"code": 403, "message": "invalid token"})
