@@ -193,30 +193,17 @@ def _statement_accept(harness, value, n, via_session):
 
 # --- the temperature push: /k8s/collect/... (the agents' token, no tenant) ---
 
-def _push_get(field):
+def _push(method, field):
+    """GET with the token in the path, or POST with it in ``X-Kubemon-Token``; ``field`` gets the value."""
     def send(harness, value, n, via_session):
-        params = {"node": "node-1", "value": "45000", "sensor": "cpu"}
-        token = PUSH_TOKEN
-        if field == "token":
-            token = value
-        else:
-            params[field] = value
+        fields = {"node": "node-1", "value": "45000", "sensor": "cpu", "token": PUSH_TOKEN}
+        fields["token" if field == "X-Kubemon-Token" else field] = value
+        token = fields.pop("token")
         with override_settings(TEMPERATURE_PUSH_TOKEN=PUSH_TOKEN):
-            return Client().get(f"/k8s/collect/{quote(token, safe='') or '%20'}/temperature", params)
-    return Target("temperature push (GET)", field, send)
-
-
-def _push_post(field):
-    def send(harness, value, n, via_session):
-        form = {"node": "node-1", "value": "45000", "sensor": "cpu"}
-        token = PUSH_TOKEN
-        if field == "X-Kubemon-Token":
-            token = value
-        else:
-            form[field] = value
-        with override_settings(TEMPERATURE_PUSH_TOKEN=PUSH_TOKEN):
-            return Client().post("/k8s/collect/temperature", form, HTTP_X_KUBEMON_TOKEN=token)
-    return Target("temperature push (POST)", field, send)
+            if method == "GET":
+                return Client().get(f"/k8s/collect/{quote(token, safe='') or '%20'}/temperature", fields)
+            return Client().post("/k8s/collect/temperature", fields, HTTP_X_KUBEMON_TOKEN=token)
+    return Target(f"temperature push ({method})", field, send)
 
 
 # --- the fan routes: /k8s/fan/* (staff session, CSRF token in X-CSRFToken) ---
@@ -240,8 +227,8 @@ TARGETS = (
     + [Target("statements", "id in the path", _statement_ref, _statement_tenants),
        Target("statements", "format", _statement_format, _statement_tenants),
        Target("statements", "Accept header", _statement_accept, _statement_tenants)]
-    + [_push_get(f) for f in ("token", "node", "value", "sensor")]
-    + [_push_post(f) for f in ("X-Kubemon-Token", "node", "value", "sensor")]
+    + [_push("GET", f) for f in ("token", "node", "value", "sensor")]
+    + [_push("POST", f) for f in ("X-Kubemon-Token", "node", "value", "sensor")]
     + [_fan(route) for route in ("status", "on", "off", "auto")]
 )
 
