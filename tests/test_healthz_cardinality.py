@@ -40,11 +40,11 @@ def test_healthz_warns_at_80_percent_of_max_values_per_tag_for_every_churning_ta
     assert body["status"] == "ok"
     influxdb = body["influxdb"]
     assert influxdb["pod_names"] == 8
-    assert influxdb["tag_values"]["volume_name"] == {"measurement": VOLUME, "values": 8}
+    assert influxdb["tag_values"]["volume_name"] == {"measurement": f"raw.{VOLUME}", "values": 8}
     assert influxdb["limits"] == {"max-series-per-database": 0, "max-values-per-tag": 10}
     assert sorted(body["warnings"]) == sorted([
-        f"influxdb: 8 values of the tag pod_name in {POD}: over 80 % of max-values-per-tag (10)",
-        f"influxdb: 8 values of the tag volume_name in {VOLUME}: over 80 % of max-values-per-tag (10)",
+        f"influxdb: 8 values of the tag pod_name in raw.{POD}: over 80 % of max-values-per-tag (10)",
+        f"influxdb: 8 values of the tag volume_name in raw.{VOLUME}: over 80 % of max-values-per-tag (10)",
     ])
     assert body["warnings"] == [f"influxdb: {w}" for w in influxdb["warnings"]]
 
@@ -76,3 +76,27 @@ def test_the_shipped_limits_are_the_default_ones(store, settings):
     assert f"max-values-per-tag = {settings.INFLUXDB_MAX_VALUES_PER_TAG}" in conf
     reset_store()
     assert (get_store().max_series, get_store().max_values_per_tag) == (1_000_000, 100_000)
+
+
+@pytest.mark.django_db
+def test_healthz_counts_the_pod_names_the_rollup_tiers_keep_past_the_raw_retention(client, store):
+    """InfluxDB's SHOW TAG VALUES without FROM reads the default policy (raw) only, while the
+    hourly rollup and the pod tier keep 400 days of pod names."""
+    import time
+
+    from kubemon.timeseries.schema import CONTAINER, HOURLY_POLICY, POD_DAILY_POLICY
+
+    hour = (int(time.time()) - 100 * 86400) // 3600 * 3600  # older than the raw retention
+    tags = [{"namespace": "batch", "pod_name": f"cron-{i}", "container_name": "main", "node_name": "n"}
+            for i in range(9)]
+    assert store.write([Point(CONTAINER, t, {"cpu_core_seconds": 1.0}, hour) for t in tags],
+                       policy=HOURLY_POLICY).rejected == 0
+    assert store.write([Point(CONTAINER, {"namespace": "batch", "pod_name": t["pod_name"]},
+                              {"cpu_core_seconds": 1.0}, hour // 86400 * 86400) for t in tags[:3]],
+                       policy=POD_DAILY_POLICY).rejected == 0
+    _write_pods(store, 2)  # two more in raw
+    body = _healthz(client, INFLUXDB_MAX_VALUES_PER_TAG=10, INFLUXDB_MAX_SERIES_PER_DATABASE=0)
+    assert body["influxdb"]["pod_names"] == 9
+    assert body["influxdb"]["tag_values"]["pod_name"] == {"measurement": f"{HOURLY_POLICY}.{CONTAINER}", "values": 9}
+    assert body["warnings"] == [f"influxdb: 9 values of the tag pod_name in {HOURLY_POLICY}.{CONTAINER}: "
+                                "over 80 % of max-values-per-tag (10)"]

@@ -12,7 +12,7 @@ the warning stands at 80 % of each configured limit (``INFLUXDB_MAX_SERIES_PER_D
 ``INFLUXDB_MAX_VALUES_PER_TAG``; 0 means no limit, as in InfluxDB).
 """
 
-from kubemon.timeseries.schema import MEASUREMENTS, allowed_identifier
+from kubemon.timeseries.schema import MEASUREMENTS, RETENTION_POLICIES, allowed_identifier, quote_identifier
 
 WARN_AT = 0.8
 # Every tag key of kubemon's schema, each counted per measurement as InfluxDB counts it.
@@ -20,21 +20,30 @@ TAG_KEYS = tuple(sorted({tag for measurement in MEASUREMENTS.values() for tag in
 
 
 def cardinality_report(store, max_series, max_values_per_tag):
-    """``{"series": N, "pod_names": N, "tag_values": {key: (measurement, N)}, "warnings": [...]}``:
-    the series of the database and, per tag key, its most values in any one measurement."""
+    """``{"series": N, "pod_names": N, "tag_values": {key: {"measurement", "values"}}, "warnings": [...]}``:
+    the series of the database and, per tag key, its most values in any one measurement.
+
+    ``SHOW TAG VALUES`` without ``FROM`` reads the default policy (raw, 30 days) only, while the
+    hourly rollup and the pod tier keep a pod's name for 400 days: each policy is counted on its
+    own (``"<policy>.<measurement>"``). InfluxDB counts a measurement's values over all its
+    policies together; the largest policy's count is that union for the rolled-up measurements
+    (the ``hourly`` rollup holds every pod that raw data does, a few hours later).
+    """
+    pairs = [(policy, key) for policy in RETENTION_POLICIES for key in TAG_KEYS]
     statements = ["SHOW SERIES CARDINALITY"] + [
-        f"SHOW TAG VALUES CARDINALITY WITH KEY = {allowed_identifier(key, TAG_KEYS)}" for key in TAG_KEYS]
+        f"SHOW TAG VALUES CARDINALITY FROM {quote_identifier(policy)}./.*/ "
+        f"WITH KEY = {allowed_identifier(key, TAG_KEYS)}" for policy, key in pairs]
     try:
         results = store.query_many(statements)
     except Exception as exc:  # noqa: BLE001  (health must answer even if this fails)
         return {"cardinality_error": str(exc)}
     series = sum(s["values"][0][0] for s in results[0] if s.get("values"))
     tag_values = {}
-    for key, found in zip(TAG_KEYS, results[1:], strict=True):
-        counts = [(s["values"][0][0], s.get("name", "")) for s in found if s.get("values")]
-        if counts:
-            count, measurement = max(counts, key=lambda c: c[0])  # the first of equals, by name
-            tag_values[key] = {"measurement": measurement, "values": count}
+    for (policy, key), found in zip(pairs, results[1:], strict=True):
+        for item in found:
+            count = item["values"][0][0] if item.get("values") else 0
+            if count > tag_values.get(key, {}).get("values", 0):  # the first of equals, in policy order
+                tag_values[key] = {"measurement": f"{policy}.{item.get('name', '')}", "values": count}
     info = {"series": series, "pod_names": tag_values.get("pod_name", {}).get("values", 0), "tag_values": tag_values,
             "limits": {"max-series-per-database": max_series, "max-values-per-tag": max_values_per_tag}}
     warnings = []
