@@ -21,9 +21,10 @@ LATEST_KEY = keys.TEMPERATURE_LATEST
 KNOWN_NODES_KEY = keys.KNOWN_NODES
 MIN_MILLIDEGREES = -50_000
 MAX_MILLIDEGREES = 150_000
-# A DNS-1123 subdomain: what Kubernetes accepts as a node name.
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SENSOR = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A DNS-1123 subdomain: what Kubernetes accepts as a node name. Both are fullmatch()ed: "$" would also
+# match before a final newline, which line protocol cannot carry (a 500, found by tests/fuzz).
+_DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_SENSOR = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class TemperatureError(ValueError):
@@ -38,7 +39,7 @@ def validate(node, value, sensor="cpu"):
     """``(node, millidegrees, sensor)`` or ``TemperatureError``."""
     if not node:
         raise TemperatureError("node", "node is required")
-    if len(node) > 253 or not _DNS1123.match(node):
+    if len(node) > 253 or not _DNS1123.fullmatch(node):
         raise TemperatureError("node", "node must be a valid Kubernetes node name (DNS-1123)")
     if value is None or value == "":
         raise TemperatureError("value", "value is required (integer millidegrees Celsius)")
@@ -48,7 +49,7 @@ def validate(node, value, sensor="cpu"):
     millidegrees = int(text)
     if not MIN_MILLIDEGREES <= millidegrees <= MAX_MILLIDEGREES:
         raise TemperatureError("value", f"value must be between {MIN_MILLIDEGREES} and {MAX_MILLIDEGREES}")
-    if not _SENSOR.match(sensor or ""):
+    if not _SENSOR.fullmatch(sensor or ""):
         raise TemperatureError("sensor", "sensor must be 1-64 letters, digits, '_', '-' or '.'")
     return node, millidegrees, sensor
 

@@ -5,6 +5,8 @@
   split had no cap while the hour/day/week split had ``MAX_STEPS``.
 - ``GET /api/statements?month=9999-12`` was a 500 (the month after December 9999 is year 10000).
 - ``GET /api/statements?tenant=%00`` was a 500 (PostgreSQL refuses a NUL in a text value).
+- ``GET /k8s/collect/<token>/temperature?sensor=cpu%0A`` was a 500: the node and sensor patterns
+  ended in ``$``, which also matches before a final newline, and line protocol cannot carry one.
 - ``GET /k8s/collect/<token>/temperature`` with a "/" in the token matched no route: Django's HTML
   404 page, where every other refusal of the push is a JSON message.
 """
@@ -86,3 +88,13 @@ def test_a_push_token_with_a_slash_is_refused_as_a_wrong_token_in_json(token, re
     with override_settings(TEMPERATURE_PUSH_TOKEN="right-token"):
         response = Client().get(f"/k8s/collect/{token}/temperature", {"node": "node-1", "value": "45000"})
     assert (response.status_code, response.json()) == (403, {"code": 403, "message": "invalid token"})
+
+
+@pytest.mark.parametrize(("field", "value"), [("sensor", "cpu\n"), ("node", "node-1\n"), ("sensor", "cpu\r\n"),
+                                              ("node", "node-1\r")])
+def test_a_push_whose_node_or_sensor_ends_in_a_newline_is_a_400(field, value, redis_db):
+    params = {"node": "node-1", "value": "45000", "sensor": "cpu", field: value}
+    with override_settings(TEMPERATURE_PUSH_TOKEN="right-token"):
+        response = Client().get("/k8s/collect/right-token/temperature", params)
+    assert response.status_code == 400, response.content
+    assert response.json()["message"].startswith(f"{field}:")
