@@ -65,8 +65,8 @@ class RedisServer:
     def start(self, timeout=10):
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", str(self.dir),
                 "--appendonly", "yes" if self.appendonly else "no", "--protected-mode", "no"]
-        self.process = subprocess.Popen(args, stdout=open(self.dir / "redis.log", "ab"), stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        with open(self.dir / "redis.log", "ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -130,9 +130,6 @@ class Beat:
 
     def steps(self, count, **kwargs):
         return [self.step(**kwargs) for _ in range(count)]
-
-    def of(self, name, since=None):
-        return [r for t, r in self.reports if r.name.partition("/")[0] == name and (since is None or t > since)]
 
     def reported_points(self):
         """``{(cycle, measurement): points}`` the cycles said they wrote (or spooled)."""
