@@ -217,7 +217,8 @@ def split_by_step(window, step, parameter="step"):
     _check_set_count(-((window.begin - window.end) // step), parameter)
     steps, begin = [], window.begin
     while begin < window.end:
-        end = min(begin + step, window.end)
+        # (compared before adding: a step of 999999w from 2026 would be past year 9999, an OverflowError)
+        end = window.end if step >= window.end - begin else begin + step
         steps.append(Window(begin, end))
         begin = end
     return steps

@@ -3,6 +3,8 @@
 - ``GET /api/allocation?window=<585 years>&accumulate=month`` built one set per calendar month
   (7,000 sets, each read from InfluxDB: 268 s of one worker for one request), because the month
   split had no cap while the hour/day/week split had ``MAX_STEPS``.
+- ``GET /api/allocation?window=7d&step=999999w`` was a 500 (the end of the first step is past
+  year 9999, which ``datetime`` cannot hold).
 - ``GET /api/statements?month=9999-12`` was a 500 (the month after December 9999 is year 10000).
 - ``GET /api/statements?tenant=%00`` was a 500 (PostgreSQL refuses a NUL in a text value).
 - ``GET /k8s/collect/<token>/temperature?sensor=cpu%0A`` was a 500: the node and sensor patterns
@@ -42,6 +44,11 @@ def test_every_way_of_asking_for_many_sets_meets_the_same_cap():
                  "window=2000d&accumulate=day", "window=100y&accumulate=month".replace("100y", "5300w")):
         with pytest.raises(ParameterError):
             query(text)
+
+
+def test_a_step_longer_than_the_calendar_is_one_set_not_an_overflow():
+    steps = query("window=7d&step=999999w").steps
+    assert len(steps) == 1 and steps[0].end == NOW
 
 
 def test_monthly_sets_up_to_the_cap_are_still_answered():
