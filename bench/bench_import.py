@@ -219,6 +219,7 @@ def run_once(args, days):
         else:
             legacy.cleanup()
         own.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main():
