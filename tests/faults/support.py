@@ -142,6 +142,16 @@ class Beat:
         return counts
 
 
+def fixed_start(hour, days_back=2):
+    """An RFC 3339 start for the simulator at ``hour`` UTC ``days_back`` days ago: the simulated
+    cluster's history (its CronJobs' runs, its daily curves) then repeats run after run, so that a
+    fault lands on the same pods every time."""
+    from datetime import UTC, datetime, timedelta
+
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days_back)
+    return (day + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def sim_now(simulator):
     """The simulator's clock, epoch seconds."""
     return int(epoch_seconds(simulator.get("/sim/state")["now"]))

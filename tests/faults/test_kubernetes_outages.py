@@ -30,6 +30,7 @@ from tests.faults.support import (
     Beat,
     describe,
     double_charged,
+    fixed_start,
     pod_errors,
     record,
     sim_now,
@@ -38,7 +39,7 @@ from tests.faults.support import (
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-SCENARIO = {"seed": 5, "nodes": 4, "pods": 30}
+SCENARIO = {"seed": 5, "nodes": 4, "pods": 30, "start": fixed_start(hour=10)}
 
 
 def _container_points(store, after, until):

@@ -40,6 +40,7 @@ from tests.faults.support import (
     RedisServer,
     describe,
     double_charged,
+    fixed_start,
     record,
     sim_now,
     truth_errors,
@@ -77,7 +78,7 @@ def _points_at(store, when):
 def test_redis_restarted_mid_cycle_fails_that_cycle_cleanly_and_charges_no_interval_twice(
         own_redis, make_simulator, monkeypatch):
     mode, sig, server, redis, store = own_redis
-    options = {"seed": 5, "nodes": 3, "pods": 24}
+    options = {"seed": 5, "nodes": 3, "pods": 24, "start": fixed_start(hour=10)}
     if mode == "empty":
         options["start"] = datetime.fromtimestamp(int(time.time()) - 30, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     simulator = make_simulator(**options)
