@@ -27,7 +27,50 @@ def redis_status():
 def influxdb_status():
     from kubemon.timeseries import get_store
 
-    return get_store().health()
+    store = get_store()
+    info = store.health(cardinality=False)
+    if info["status"] == "ok":
+        info.update(influxdb_cardinality(store))
+    return info
+
+
+def influxdb_cardinality(store):
+    """The series and tag-value counts judged against the limits (kubemon/timeseries/cardinality.py).
+
+    Counting reads every policy's index, which on a year of churn takes long and much of
+    influxd's memory (docs/reliability.md, "Cardinality"), while probes ask every few seconds: the
+    counts are kept in Redis for ``INFLUXDB_CARDINALITY_SECONDS`` (0: counted on every call), and
+    one process counts at a time (the others answer without counts meanwhile). The limits are
+    applied on every call.
+    """
+    import orjson
+    from django.conf import settings
+
+    from kubemon import keys
+    from kubemon.redis import get_redis
+    from kubemon.timeseries.cardinality import count_cardinality, judge_cardinality
+
+    every = int(settings.INFLUXDB_CARDINALITY_SECONDS)
+    redis = counts = None
+    if every > 0:
+        try:
+            redis = get_redis()
+            raw = redis.get(keys.INFLUXDB_CARDINALITY)
+            counts = orjson.loads(raw) if raw else None
+            if counts is None and not redis.set(keys.INFLUXDB_CARDINALITY + ":counting", 1, nx=True, ex=600):
+                return {"cardinality": "being counted by another process"}
+        except Exception as exc:  # noqa: BLE001  (Redis down is reported by redis_status)
+            return {"cardinality_error": f"Redis: {exc}"}
+    if counts is None:
+        counts = count_cardinality(store)
+        if redis is not None:
+            try:
+                if "cardinality_error" not in counts:
+                    redis.set(keys.INFLUXDB_CARDINALITY, orjson.dumps(counts), ex=every)
+                redis.delete(keys.INFLUXDB_CARDINALITY + ":counting")
+            except Exception:  # noqa: BLE001, S110  (the counts are still answered)
+                pass
+    return judge_cardinality(counts, store.max_series, store.max_values_per_tag)
 
 
 def cluster_status():

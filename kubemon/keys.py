@@ -32,6 +32,7 @@ TENANT_NAMESPACES = PREFIX + "tenancy:namespaces"  # {tenant id: [namespace, ...
 
 # --- the store (kubemon/timeseries/) ---
 SPOOL = PREFIX + "spool"  # batches waiting for InfluxDB (list); INFLUXDB_SPOOL_KEY overrides it
+INFLUXDB_CARDINALITY = PREFIX + "influxdb:cardinality"  # /healthz's last series and tag-value counts (JSON, expires)
 DEAD_LETTERS = PREFIX + "dead-letters"  # lines InfluxDB refused for good, with its message (list)
 ROLLUP_LATE_HOURS = PREFIX + "rollup:late-hours"  # hours written after their rollup (sorted set)
 ROLLUP_DAY_GENERATION = PREFIX + "rollup:generation:"  # + YYYY-MM-DD: bumped when the day's rollup changes

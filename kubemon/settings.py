@@ -177,6 +177,8 @@ INFLUXDB_NAMESPACE_RETENTION = env_str("INFLUXDB_NAMESPACE_RETENTION", "1825d")
 # /healthz warns at 80 % of each. Set them as the server has them; 0 = no limit.
 INFLUXDB_MAX_SERIES_PER_DATABASE = env_int("INFLUXDB_MAX_SERIES_PER_DATABASE", 1_000_000)
 INFLUXDB_MAX_VALUES_PER_TAG = env_int("INFLUXDB_MAX_VALUES_PER_TAG", 100_000)
+# How long /healthz keeps those counts (counting a year of churn is costly; 0 = on every call).
+INFLUXDB_CARDINALITY_SECONDS = env_int("INFLUXDB_CARDINALITY_SECONDS", 3600)
 if INFLUXDB_MAX_SERIES_PER_DATABASE < 0 or INFLUXDB_MAX_VALUES_PER_TAG < 0:
     from django.core.exceptions import ImproperlyConfigured
 

@@ -100,3 +100,25 @@ def test_healthz_counts_the_pod_names_the_rollup_tiers_keep_past_the_raw_retenti
     assert body["influxdb"]["tag_values"]["pod_name"] == {"measurement": f"{HOURLY_POLICY}.{CONTAINER}", "values": 9}
     assert body["warnings"] == [f"influxdb: 9 values of the tag pod_name in {HOURLY_POLICY}.{CONTAINER}: "
                                 "over 80 % of max-values-per-tag (10)"]
+
+
+@pytest.mark.django_db
+def test_healthz_keeps_the_counts_for_INFLUXDB_CARDINALITY_SECONDS_and_judges_them_on_every_call(client, store):
+    _write_pods(store, 3)
+    assert _healthz(client, INFLUXDB_CARDINALITY_SECONDS=3600)["influxdb"]["pod_names"] == 3
+    _write_pods(store, 8)  # job-0 .. job-7: five more pod names
+    kept = _healthz(client, INFLUXDB_CARDINALITY_SECONDS=3600, INFLUXDB_MAX_VALUES_PER_TAG=3)
+    assert kept["influxdb"]["pod_names"] == 3  # counted an hour ago at most, not again
+    assert "warnings" in kept  # 3 of 3: the limit applies to the kept counts at once
+    assert _healthz(client, INFLUXDB_CARDINALITY_SECONDS=0)["influxdb"]["pod_names"] == 8
+
+
+@pytest.mark.django_db
+def test_healthz_answers_without_counts_while_another_process_counts(client, store, redis_db):
+    from kubemon import keys
+
+    redis_db.set(keys.INFLUXDB_CARDINALITY + ":counting", 1, ex=60)
+    body = _healthz(client, INFLUXDB_CARDINALITY_SECONDS=3600)
+    assert body["status"] == "ok"
+    assert body["influxdb"]["cardinality"] == "being counted by another process"
+    assert "series" not in body["influxdb"]

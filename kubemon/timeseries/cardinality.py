@@ -19,15 +19,17 @@ WARN_AT = 0.8
 TAG_KEYS = tuple(sorted({tag for measurement in MEASUREMENTS.values() for tag in measurement.tags}))
 
 
-def cardinality_report(store, max_series, max_values_per_tag):
-    """``{"series": N, "pod_names": N, "tag_values": {key: {"measurement", "values"}}, "warnings": [...]}``:
-    the series of the database and, per tag key, its most values in any one measurement.
+def count_cardinality(store):
+    """``{"series": N, "pod_names": N, "tag_values": {key: {"measurement", "values"}}}``: the series
+    of the database and, per tag key, its most values in any one measurement.
 
     ``SHOW TAG VALUES`` without ``FROM`` reads the default policy (raw, 30 days) only, while the
     hourly rollup and the pod tier keep a pod's name for 400 days: each policy is counted on its
     own (``"<policy>.<measurement>"``). InfluxDB counts a measurement's values over all its
     policies together; the largest policy's count is that union for the rolled-up measurements
-    (the ``hourly`` rollup holds every pod that raw data does, a few hours later).
+    (the ``hourly`` rollup holds every pod that raw data does, a few hours later). On a large
+    database these statements are costly (docs/reliability.md, "Cardinality"): ``/healthz`` keeps
+    the counts for ``INFLUXDB_CARDINALITY_SECONDS`` (kubemon/health.py).
     """
     pairs = [(policy, key) for policy in RETENTION_POLICIES for key in TAG_KEYS]
     statements = ["SHOW SERIES CARDINALITY"] + [
@@ -44,8 +46,15 @@ def cardinality_report(store, max_series, max_values_per_tag):
             count = item["values"][0][0] if item.get("values") else 0
             if count > tag_values.get(key, {}).get("values", 0):  # the first of equals, in policy order
                 tag_values[key] = {"measurement": f"{policy}.{item.get('name', '')}", "values": count}
-    info = {"series": series, "pod_names": tag_values.get("pod_name", {}).get("values", 0), "tag_values": tag_values,
-            "limits": {"max-series-per-database": max_series, "max-values-per-tag": max_values_per_tag}}
+    return {"series": series, "pod_names": tag_values.get("pod_name", {}).get("values", 0), "tag_values": tag_values}
+
+
+def judge_cardinality(counts, max_series, max_values_per_tag):
+    """``counts`` with the limits and a warning for each one past 80 % (``warnings``)."""
+    if "cardinality_error" in counts or "series" not in counts:
+        return counts
+    info = {**counts, "limits": {"max-series-per-database": max_series, "max-values-per-tag": max_values_per_tag}}
+    series, tag_values = counts["series"], counts["tag_values"]
     warnings = []
     if max_series and series >= WARN_AT * max_series:
         warnings.append(f"{series} series: over 80 % of max-series-per-database ({max_series})")
@@ -56,3 +65,8 @@ def cardinality_report(store, max_series, max_values_per_tag):
     if warnings:
         info["warnings"] = warnings
     return info
+
+
+def cardinality_report(store, max_series, max_values_per_tag):
+    """The counts (``count_cardinality``) judged against the limits (``judge_cardinality``)."""
+    return judge_cardinality(count_cardinality(store), max_series, max_values_per_tag)

@@ -259,8 +259,9 @@ class TimeseriesStore:
         """Drop the whole database (tests and ``make clean``-style resets only)."""
         self.client.drop_database()
 
-    def health(self):
-        """``{"status": "ok"|"down", ...}`` for /healthz."""
+    def health(self, cardinality=True):
+        """``{"status": "ok"|"down", ...}`` for /healthz (``cardinality=False``: without the counts,
+        which /healthz keeps for a while, kubemon/health.py)."""
         info = {"url": self.client.url, "database": self.client.database}
         try:
             info["version"] = self.client.ping()
@@ -268,7 +269,7 @@ class TimeseriesStore:
         except Exception as exc:  # noqa: BLE001  (health reports any failure as down)
             info["status"] = "down"
             info["error"] = str(exc)
-        if info["status"] == "ok":
+        if info["status"] == "ok" and cardinality:
             info.update(self.cardinality())
         if self.spool is not None:
             try:
