@@ -12,7 +12,7 @@ the warning stands at 80 % of each configured limit (``INFLUXDB_MAX_SERIES_PER_D
 ``INFLUXDB_MAX_VALUES_PER_TAG``; 0 means no limit, as in InfluxDB).
 """
 
-from kubemon.timeseries.schema import MEASUREMENTS, RETENTION_POLICIES, allowed_identifier, quote_identifier
+from kubemon.timeseries.schema import HOURLY_POLICY, MEASUREMENTS, RAW_POLICY, allowed_identifier, quote_identifier
 
 WARN_AT = 0.8
 # Every tag key of kubemon's schema, each counted per measurement as InfluxDB counts it.
@@ -24,14 +24,17 @@ def count_cardinality(store):
     of the database and, per tag key, its most values in any one measurement.
 
     ``SHOW TAG VALUES`` without ``FROM`` reads the default policy (raw, 30 days) only, while the
-    hourly rollup and the pod tier keep a pod's name for 400 days: each policy is counted on its
-    own (``"<policy>.<measurement>"``). InfluxDB counts a measurement's values over all its
-    policies together; the largest policy's count is that union for the rolled-up measurements
-    (the ``hourly`` rollup holds every pod that raw data does, a few hours later). On a large
-    database these statements are costly (docs/reliability.md, "Cardinality"): ``/healthz`` keeps
-    the counts for ``INFLUXDB_CARDINALITY_SECONDS`` (kubemon/health.py).
+    hourly rollup keeps a pod's name for 400 days: every tag key is counted in raw data, and
+    ``pod_name`` in the hourly rollup too (``"<policy>.<measurement>"``). InfluxDB counts a
+    measurement's values over all its policies together; the hourly rollup's count is that union
+    for the rolled-up measurements (it holds every pod that raw data does, a few hours later, and
+    the pod tier's names are its own). The other tiers add no pod names (the namespace tiers) or
+    none the hourly rollup lacks (the pod tier), and the other keys do not churn past raw data's
+    own count. Counting the rollup's pod names is the costly part on a large database
+    (docs/reliability.md, "Cardinality"): ``/healthz`` keeps the counts for
+    ``INFLUXDB_CARDINALITY_SECONDS`` (kubemon/health.py).
     """
-    pairs = [(policy, key) for policy in RETENTION_POLICIES for key in TAG_KEYS]
+    pairs = [(RAW_POLICY, key) for key in TAG_KEYS] + [(HOURLY_POLICY, "pod_name")]
     statements = ["SHOW SERIES CARDINALITY"] + [
         f"SHOW TAG VALUES CARDINALITY FROM {quote_identifier(policy)}./.*/ "
         f"WITH KEY = {allowed_identifier(key, TAG_KEYS)}" for policy, key in pairs]
@@ -44,7 +47,7 @@ def count_cardinality(store):
     for (policy, key), found in zip(pairs, results[1:], strict=True):
         for item in found:
             count = item["values"][0][0] if item.get("values") else 0
-            if count > tag_values.get(key, {}).get("values", 0):  # the first of equals, in policy order
+            if count > tag_values.get(key, {}).get("values", 0):  # the first of equals: raw, then hourly
                 tag_values[key] = {"measurement": f"{policy}.{item.get('name', '')}", "values": count}
     return {"series": series, "pod_names": tag_values.get("pod_name", {}).get("values", 0), "tag_values": tag_values}
 
