@@ -49,7 +49,7 @@ test-slow: services frontend
 	@set -a; source .run/env; set +a; \
 	DATABASE_URL=$${KUBEMON_TEST_DATABASE_URL} REDIS_URL=$${REDIS_URL%/*}/15 $(VENV)/bin/pytest -m slow
 
-# The fault suite alone (tests/faults/, part of test-slow): InfluxDB down an hour, Redis restarted
+# The fault suite alone (tests/faults/, part of test-slow): InfluxDB down 60 and 200 min, Redis restarted
 # mid-cycle, the Kubernetes API and a kubelet down, a worker SIGKILLed mid-shard (docs/reliability.md).
 test-faults: services
 	@set -a; source .run/env; set +a; \

@@ -1,11 +1,13 @@
-"""InfluxDB down for 60 simulated minutes during collection (issue 14's fault suite).
+"""InfluxDB down for 60 (and 200) simulated minutes during collection (issue 14's fault suite).
 
 A throw-away ``influxd`` of the test's own is stopped 20 simulated minutes into the run and
 started again 60 simulated minutes later, while the beat goes on (tests/faults/support.py): the
 usage, GPU and inventory cycles write into the spool (Redis, as configured by default), the
 rollup cycles fail. After InfluxDB returns, the cycles and the spool task replay the spool as
 they run. The run straddles midnight UTC (23:00 to 00:40 of a day two days back), so the outage
-holds the end of one day and the start of the next.
+holds the end of one day and the start of the next. The 200-minute outage (21:20 to 00:40) also
+holds hours older than the rollup's recomputed ones (the current hour and the two before) when it
+first runs again: only the backlog of late hours (kubemon/timeseries/backlog.py) re-rolls those.
 
 Then: every point each cycle reported is in InfluxDB (points lost = 0), no interval is charged
 twice, every namespace is within the accuracy bounds of ``/sim/truth`` (0.1 % CPU, 0.5 % memory),
@@ -43,8 +45,9 @@ from tests.support import accuracy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 WARMUP_STEPS = 80  # 20 simulated minutes
-OUTAGE_STEPS = 240  # 60
 AFTER_STEPS = 80  # 20
+# Outage minutes -> the UTC hour the run starts at: each outage ends 20 minutes past midnight or later.
+OUTAGES = {60: 23, 200: 21}
 FIELDS = ("cpu_core_seconds", "memory_working_set_bytes_integral")
 
 
@@ -59,9 +62,9 @@ def outage_store(private_influxdb, redis_db):
     reset_store()
 
 
-def _start():
+def _start(hour):
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
-    return day + timedelta(hours=23)
+    return day + timedelta(hours=hour)
 
 
 def _sums(store, policy, start, end, tags=("namespace",), bucket=None):
@@ -84,10 +87,13 @@ def _assert_same(rolled, raw, label):
         assert rolled[key] == pytest.approx(values, rel=1e-9), (label, key)
 
 
-def test_influxdb_down_for_an_hour_loses_no_sample_and_the_rollup_is_right_afterwards(
-        make_simulator, outage_store, redis_db, private_influxdb):
+@pytest.mark.parametrize("minutes", list(OUTAGES), ids=[f"{m}min" for m in OUTAGES])
+def test_influxdb_down_loses_no_sample_and_the_rollup_is_right_afterwards(
+        minutes, make_simulator, outage_store, redis_db, private_influxdb):
     store = outage_store
-    start = _start()
+    start = _start(OUTAGES[minutes])
+    outage_steps = minutes * 60 // 15
+    midnight = start.replace(hour=0) + timedelta(days=1)
     simulator = make_simulator(seed=7, nodes=5, pods=40, gpu_nodes=1, start=start.strftime("%Y-%m-%dT%H:%M:%SZ"))
     beat = Beat(simulator, store, redis_db)
     began = sim_now(simulator)
@@ -97,14 +103,14 @@ def test_influxdb_down_for_an_hour_loses_no_sample_and_the_rollup_is_right_after
 
     private_influxdb.stop()
     down_at, down_wall = beat.now, time.perf_counter()
-    beat.steps(OUTAGE_STEPS)
+    beat.steps(outage_steps)
     outage_wall = time.perf_counter() - down_wall
     during = [r for t, r in beat.reports if t > down_at]
     writers = [r for r in during if r.name in ("usage", "gpu", "inventory")]
     assert writers and all(r.ok and r.write.written == 0 and r.write.spooled == r.write.lines for r in writers), \
         [r.as_dict() for r in writers if not r.ok][:3]
     failed_rollups = [r for r in during if r.name == "rollup"]
-    assert len(failed_rollups) == OUTAGE_STEPS * 15 // 300 and all(r.failure == "influxdb" for r in failed_rollups)
+    assert len(failed_rollups) == outage_steps * 15 // 300 and all(r.failure == "influxdb" for r in failed_rollups)
     spool = store.spool
     spooled_lines = sum(r.write.spooled for r in during)
     spool_batches = len(spool)
@@ -149,25 +155,30 @@ def test_influxdb_down_for_an_hour_loses_no_sample_and_the_rollup_is_right_after
     # cached answer of either day is served); then hours, namespace tier, daily tiers, pod tier.
     assert store.backlog.pending() == []
     rerolled = sum(r.points.get("rerolled_hours", 0) for t, r in beat.reports if t > back_at and r.name == "rollup")
-    assert rerolled == 2, rerolled
-    for day in (start, start + timedelta(hours=1)):
+    outage_hours = range(down_at - down_at % 3600, back_at - back_at % 3600 + 1, 3600)
+    assert rerolled == len(outage_hours), (rerolled, len(outage_hours))
+    first_rollup = next(t for t, r in beat.reports if t > back_at and r.name == "rollup")
+    # Hours older than the rollup's recomputed ones (the current and the two before) when it first
+    # ran after the outage: only the backlog re-rolled those (none for the 60-minute outage).
+    backlog_only = [h for h in outage_hours if h < first_rollup - first_rollup % 3600 - 2 * 3600]
+    assert bool(backlog_only) == (minutes > 120), backlog_only
+    for day in (midnight - timedelta(days=1), midnight):
         assert int(redis_db.get(keys.ROLLUP_DAY_GENERATION + day.strftime("%Y-%m-%d")) or 0) >= 2, day
     first, last = start, datetime.fromtimestamp(end, UTC)
     hours_end = last.replace(minute=0, second=0) + timedelta(hours=1)
     raw_hours = _sums(store, "raw", first, hours_end, bucket="1h")
     _assert_same(_sums(store, HOURLY_POLICY, first, hours_end, bucket="1h"), raw_hours, "hourly")
     _assert_same(_sums(store, NAMESPACE_POLICY, first, hours_end, bucket="1h"), raw_hours, "namespace_hourly")
-    midnight = start + timedelta(hours=1)
-    days = (start - timedelta(hours=23), midnight + timedelta(days=1))
+    days = (midnight - timedelta(days=1), midnight + timedelta(days=1))
     _assert_same(_sums(store, NAMESPACE_DAILY_POLICY, *days, bucket="1d"),
                  _sums(store, "raw", *days, bucket="1d"), "namespace_daily")
     pod_tags = ("namespace", "pod_name")
-    _assert_same(_sums(store, POD_DAILY_POLICY, start - timedelta(hours=23), midnight, tags=pod_tags, bucket="1d"),
-                 _sums(store, "raw", start - timedelta(hours=23), midnight, tags=pod_tags, bucket="1d"),
+    _assert_same(_sums(store, POD_DAILY_POLICY, days[0], midnight, tags=pod_tags, bucket="1d"),
+                 _sums(store, "raw", days[0], midnight, tags=pod_tags, bucket="1d"),
                  "pod_daily (the day before midnight)")
-    # The API reads the hour before midnight (20 minutes before the outage, 40 in it) from the
-    # rollup, and answers what raw data does.
-    begin_s, end_s = int(start.timestamp()), int(midnight.timestamp())
+    # The API reads the hour before midnight (in the outage) from the rollup, and answers what raw
+    # data does.
+    begin_s, end_s = int(midnight.timestamp()) - 3600, int(midnight.timestamp())
     rolled = accuracy.measured(store, begin_s, end_s, use_rollup=True)
     raw = accuracy.measured(store, begin_s, end_s, use_rollup=False)
     shares, _ = accuracy.rollup_share(store, begin_s, end_s)
@@ -175,7 +186,7 @@ def test_influxdb_down_for_an_hour_loses_no_sample_and_the_rollup_is_right_after
     for name in ("cpu", "memory"):
         assert rolled[name] == pytest.approx(raw[name], rel=1e-9), name
 
-    record("influxdb_outage", {
+    record(f"influxdb_outage_{minutes}min", {
         "simulated": f"{accuracy.iso(began)} to {accuracy.iso(end)}, InfluxDB down {accuracy.iso(down_at)} "
                      f"to {accuracy.iso(back_at)}",
         "cycles": len(beat.reports), "spooled_lines": spooled_lines, "spool_batches": spool_batches,
@@ -183,7 +194,9 @@ def test_influxdb_down_for_an_hour_loses_no_sample_and_the_rollup_is_right_after
         "spooled_after_return": spooled_in_all - spooled_lines,
         "replay_wall_s": round(replay_wall, 2),
         "replay_cycles": replay_steps, "points": sum(reported.values()), "points_lost": sum(lost.values()),
-        "double_charged": 0, "rerolled_hours": rerolled, "outage_wall_s": round(outage_wall, 1),
+        "double_charged": 0,
+        "rerolled_hours": rerolled, "rerolled_by_the_backlog_only": len(backlog_only),
+        "outage_wall_s": round(outage_wall, 1),
         "run_wall_s": round(run_wall, 1),
         "worst_cpu": max(abs(c) for c, _ in errors.values()), "worst_memory": max(abs(m) for _, m in errors.values()),
     })
