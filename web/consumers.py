@@ -465,7 +465,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
 def _client_seq(scope):
     """The seq of the view the page embedded (``ws/live/?seq=N``), so connecting does not resend it."""
-    values = parse_qs((scope.get("query_string") or b"").decode()).get("seq")
+    # (bytes that are not UTF-8 are replaced: a hostile query string must not fail the connect)
+    values = parse_qs((scope.get("query_string") or b"").decode("utf-8", "replace")).get("seq")
     try:
         return int(values[0]) if values else None
     except ValueError:

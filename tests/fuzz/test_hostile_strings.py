@@ -4,16 +4,27 @@ a JSON message, no row of another tenant, no statement InfluxDB refuses (docs/re
 ``make test`` sends a seeded sample of a few hundred strings; ``make test-slow`` sends 10,000.
 """
 
+import logging
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.fuzz.corpus import HOSTILE, JSON_CONFUSION, hostile_strings
-from tests.fuzz.targets import TARGETS, Harness, influx_client_errors, run, set_up_data
+from tests.fuzz.corpus import HOSTILE, JSON_CONFUSION, VALID, hostile_strings
+from tests.fuzz.targets import TARGETS, Harness, Tally, fire, influx_client_errors, run, set_up_data
 from tests.support.base import BaseTestCase, uses_store
 
 FAST_STRINGS = 300
 SLOW_STRINGS = 10_000
+
+# Hypothesis's strings: any text (every unicode category but lone surrogates), a corpus string cut
+# and glued to a valid value, or text after a valid value; shrunk to the shortest failing one.
+HYPOTHESIS_STRINGS = (st.text(max_size=300)
+                      | st.builds(lambda a, b, c: a + b + c, st.sampled_from(VALID), st.sampled_from(HOSTILE),
+                                  st.text(max_size=20))
+                      | st.builds(lambda a, b: a + b, st.sampled_from(VALID), st.text(max_size=40)))
+HYPOTHESIS_SETTINGS = {"deadline": None, "suppress_health_check": list(HealthCheck), "database": None}
 
 
 @uses_store
@@ -22,6 +33,9 @@ class HostileStringTests(BaseTestCase):
         super().setUp()
         start, statements = set_up_data(self)
         self.harness = Harness(self, start, statements)
+        request_log = logging.getLogger("django.request")  # thousands of 4xx warnings; the 5xx errors stay
+        self.addCleanup(request_log.setLevel, request_log.level)
+        request_log.setLevel(logging.ERROR)
 
     def fuzz(self, strings, every_field, fields_per_string):
         before = influx_client_errors()
@@ -36,6 +50,29 @@ class HostileStringTests(BaseTestCase):
         strings = rng.sample(HOSTILE, 60) + rng.sample(hostile_strings(2000)[len(HOSTILE):], FAST_STRINGS - 60)
         tally = self.fuzz(strings, every_field=0, fields_per_string=2)
         self.assertEqual((tally.strings, tally.requests), (FAST_STRINGS, 2 * FAST_STRINGS + 7 * len(JSON_CONFUSION)))
+
+    def fuzz_with_hypothesis(self):
+        tally, before = Tally(), influx_client_errors()
+
+        @given(target=st.sampled_from(TARGETS), value=HYPOTHESIS_STRINGS, n=st.integers(0, 11))
+        def one(target, value, n):
+            fire(self.harness, tally, target, value, n)
+        return one, tally, before
+
+    def test_hypothesis_strings_through_every_field_break_nothing(self):
+        one, tally, before = self.fuzz_with_hypothesis()
+        settings(max_examples=150, **HYPOTHESIS_SETTINGS)(one)()
+        print("\nfuzz (hypothesis):", tally.summary())
+        self.assertEqual(influx_client_errors(), before)
+        self.assertGreaterEqual(tally.requests, 150)
+
+    @pytest.mark.slow
+    def test_thousands_of_hypothesis_strings_through_every_field_break_nothing(self):
+        one, tally, before = self.fuzz_with_hypothesis()
+        settings(max_examples=3000, **HYPOTHESIS_SETTINGS)(one)()
+        print("\nfuzz (hypothesis):", tally.summary())
+        self.assertEqual(influx_client_errors(), before)
+        self.assertGreaterEqual(tally.requests, 3000)
 
     @pytest.mark.slow
     def test_ten_thousand_hostile_strings_through_every_field_break_nothing(self):

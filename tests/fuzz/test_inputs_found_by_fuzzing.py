@@ -1,4 +1,5 @@
-"""Inputs the fuzzing found that made one request enormous or made it fail: each is a clear 400 now.
+"""Inputs the fuzzing found that made one request enormous or made it fail: each is a clear 400 now
+(or, on the live socket, a ``?seq=`` that is simply not a number).
 
 - ``GET /api/allocation?window=<585 years>&accumulate=month`` built one set per calendar month
   (7,000 sets, each read from InfluxDB: 268 s of one worker for one request), because the month
@@ -9,6 +10,7 @@
 - ``GET /api/statements?tenant=%00`` was a 500 (PostgreSQL refuses a NUL in a text value).
 - ``GET /k8s/collect/<token>/temperature?sensor=cpu%0A`` was a 500: the node and sensor patterns
   ended in ``$``, which also matches before a final newline, and line protocol cannot carry one.
+- ``ws/live/?seq=\xff`` (a query string that is not UTF-8) failed the live socket's connect.
 - ``GET /k8s/collect/<token>/temperature`` with a "/" in the token matched no route: Django's HTML
   404 page, where every other refusal of the push is a JSON message.
 """
@@ -22,6 +24,7 @@ from django.test import Client, override_settings
 from api.opencost import MAX_STEPS, ParameterError, parse_query
 from billing.statements import StatementError, month_bounds
 from tests.support.base import BaseTestCase
+from web.consumers import _client_seq
 
 WHOLE_RANGE = "1677-09-22T00:00:00Z,2262-04-10T00:00:00Z"
 NOW = datetime(2026, 11, 18, 14, 37, 20, tzinfo=UTC)
@@ -105,3 +108,9 @@ def test_a_push_whose_node_or_sensor_ends_in_a_newline_is_a_400(field, value, re
         response = Client().get("/k8s/collect/right-token/temperature", params)
     assert response.status_code == 400, response.content
     assert response.json()["message"].startswith(f"{field}:")
+
+
+@pytest.mark.parametrize(("query", "seq"), [(b"seq=\xff", None), (b"seq=\xff\xfe&seq=4", None), (b"x=\xc3&seq=7", 7),
+                                            (b"seq=" + b"9" * 5000, None), (b"seq=%ff", None), (b"seq=12", 12)])
+def test_a_live_socket_query_string_that_is_not_utf8_is_no_seq_not_a_failure(query, seq):
+    assert _client_seq({"query_string": query}) == seq
