@@ -4,7 +4,9 @@ A window "up to now" ends in hours the rollup has not settled; reading them raw 
 sample since they began. Where the running sums of such an hour are whole, and the window covers
 every sample they hold, the hour is answered from them instead, column for column as from a
 rollup point; every other part stays a raw read. Only the container measurement has running
-sums, kept per namespace and per pod: totals per namespace and per pod use them.
+sums, kept per namespace and per pod: totals per namespace and per pod use them. The last hours
+of an hourly piece (settled, still recomputed by the rollup) are answered from them too where
+they are whole, so that the rest of the piece is final and the day cache can keep it.
 """
 
 import re
@@ -15,11 +17,13 @@ from django.conf import settings
 from kubemon.openhour import COLUMNS, KEEP_SECONDS, open_hour
 from kubemon.redis import get_redis
 from kubemon.timeseries.hours import HOUR, ceil_hour, floor_hour
-from kubemon.timeseries.schema import CONTAINER, RAW_POLICY
+from kubemon.timeseries.schema import CONTAINER, HOURLY_POLICY, NAMESPACE_POLICY, RAW_POLICY
 from metrics.results import Partial
 from metrics.window import Window
 
 OPEN_POLICY = "open"
+# Hourly tiers whose recent hours the running sums answer as well (per pod and per namespace).
+RECENT_POLICIES = (HOURLY_POLICY, NAMESPACE_POLICY)
 LEVELS = {("namespace",): "namespaces", ("namespace", "pod_name"): "pods"}
 _COLUMN = re.compile(r'(sum|max)\("([^"]+)"\)')
 
@@ -42,6 +46,9 @@ def open_pieces(metric, pieces, group_tags, redis=None):
     redis = redis or get_redis()
     out, docs = [], {}
     for policy, part in pieces:
+        if policy in RECENT_POLICIES:
+            out += _recent_hours(policy, part, redis, docs)
+            continue
         if policy != RAW_POLICY:
             out.append((policy, part))
             continue
@@ -64,6 +71,30 @@ def open_pieces(metric, pieces, group_tags, redis=None):
         if cursor < part.end:
             out.append((RAW_POLICY, Window(cursor, part.end)))
     return out, docs
+
+
+def _recent_hours(policy, part, redis, docs):
+    """An hourly piece whose last hours have whole running sums, as the hourly piece before them
+    and an ``OPEN_POLICY`` piece per such hour (only a run that reaches the piece's end: never
+    more statements than the piece alone). Those hours are still recomputed by the rollup, so
+    no cache may keep them, while the hours before them are final sooner: a repeated "30 days
+    up to now" per pod then reads no hour of its last day from InfluxDB twice."""
+    now = datetime.now(UTC)
+    oldest = max(part.begin, floor_hour(now) - timedelta(seconds=KEEP_SECONDS))
+    cut, found = part.end, []
+    while cut - HOUR >= oldest:
+        doc = open_hour(redis, int((cut - HOUR).timestamp()))
+        if doc is None:
+            break
+        cut -= HOUR
+        found.append((cut, doc))
+    if not found:
+        return [(policy, part)]
+    out = [(policy, Window(part.begin, cut))] if part.begin < cut else []
+    for hour, doc in reversed(found):
+        docs[hour] = doc
+        out.append((OPEN_POLICY, Window(hour, hour + HOUR)))
+    return out
 
 
 def _allows(selection, namespace):

@@ -191,3 +191,16 @@ class EndEdgeTests(BaseTestCase):
         self.assertEqual(len(_edges(sent)), 2)
         slow = aggregate(METRICS["cpu/usage_rate"], window, ("namespace",), EVERYTHING, use_rollup=False)
         assert_same_aggregates(self, fast, slow, "before the last sample")
+
+    def test_the_last_rolled_up_hours_come_from_the_running_sums_too(self):
+        hour = floor_hour(self.now)
+        rollup_window(self.start, hour)
+        settled_now = max(self.now, hour + timedelta(minutes=11))  # the hour before is settled
+        window = Window(self.start + timedelta(minutes=7, seconds=3), self.now + timedelta(seconds=1))
+        for group_tags in (("namespace",), ("namespace", "pod_name")):
+            with statements() as sent:
+                fast = aggregate(METRICS["cpu/usage_rate"], window, group_tags, EVERYTHING, now=settled_now)
+            rollup_reads = [s for s in sent if '"raw".' not in s and "last(" not in s]
+            self.assertEqual(rollup_reads, [], group_tags)
+            slow = aggregate(METRICS["cpu/usage_rate"], window, group_tags, EVERYTHING, use_rollup=False)
+            assert_same_aggregates(self, fast, slow, group_tags)
