@@ -51,28 +51,25 @@ class HostileStringTests(BaseTestCase):
         tally = self.fuzz(strings, every_field=0, fields_per_string=2)
         self.assertEqual((tally.strings, tally.requests), (FAST_STRINGS, 2 * FAST_STRINGS + 7 * len(JSON_CONFUSION)))
 
-    def fuzz_with_hypothesis(self):
+    def fuzz_with_hypothesis(self, examples):
         tally, before = Tally(), influx_client_errors()
 
+        @settings(max_examples=examples, **HYPOTHESIS_SETTINGS)
         @given(target=st.sampled_from(TARGETS), value=HYPOTHESIS_STRINGS, n=st.integers(0, 11))
         def one(target, value, n):
             fire(self.harness, tally, target, value, n)
-        return one, tally, before
 
-    def test_hypothesis_strings_through_every_field_break_nothing(self):
-        one, tally, before = self.fuzz_with_hypothesis()
-        settings(max_examples=150, **HYPOTHESIS_SETTINGS)(one)()
+        one()
         print("\nfuzz (hypothesis):", tally.summary())
         self.assertEqual(influx_client_errors(), before)
-        self.assertGreaterEqual(tally.requests, 150)
+        self.assertGreaterEqual(tally.requests, examples)
+
+    def test_hypothesis_strings_through_every_field_break_nothing(self):
+        self.fuzz_with_hypothesis(150)
 
     @pytest.mark.slow
     def test_thousands_of_hypothesis_strings_through_every_field_break_nothing(self):
-        one, tally, before = self.fuzz_with_hypothesis()
-        settings(max_examples=3000, **HYPOTHESIS_SETTINGS)(one)()
-        print("\nfuzz (hypothesis):", tally.summary())
-        self.assertEqual(influx_client_errors(), before)
-        self.assertGreaterEqual(tally.requests, 3000)
+        self.fuzz_with_hypothesis(3000)
 
     @pytest.mark.slow
     def test_ten_thousand_hostile_strings_through_every_field_break_nothing(self):
