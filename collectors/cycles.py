@@ -241,7 +241,7 @@ def _usage(report, kube, store, redis, pod_watch=None, node_names=None, shard=No
     previous_cycle = sampling.cycles[-1] if sampling.cycles else None
     if sampling.in_doubt:
         break_open_hours(redis, stamp, sums_shard)
-    sampling.save(redis, stamp, name=name,
+    sampling.save(redis, stamp, name=name, sampled=bool(result.sample_time),
                   also=lambda pipe: sums.save(redis, pipe, stamp, previous_cycle, sampling.usual, sums_shard))
     report.seconds["state"] = state_seconds + time.perf_counter() - started
     if shard is not None:

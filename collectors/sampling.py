@@ -107,12 +107,14 @@ class SamplingState:
         """Mark the state in doubt: call it before the cycle writes its first point."""
         redis.set(IN_DOUBT_KEY + name, b"1")
 
-    def save(self, redis, now, name="usage", also=None):
+    def save(self, redis, now, name="usage", also=None, sampled=True):
         """Save the state and clear the in-doubt mark, both or neither (one transaction);
-        ``also(pipe)`` may queue more commands into that transaction."""
+        ``also(pipe)`` may queue more commands into that transaction. ``sampled`` False: the
+        cycle saw no sample (every source out of reach), and ``now`` is an estimate of the
+        sources' clock that must not teach the usual spacing of samples."""
         horizon = now - FORGET_AFTER_SECONDS
         self.entries = {k: v for k, v in self.entries.items() if v[0] >= horizon}
-        if not self.cycles or now > self.cycles[-1]:
+        if sampled and (not self.cycles or now > self.cycles[-1]):
             self.cycles = [*self.cycles[-(CYCLES_KEPT - 1):], now]
         pipe = redis.pipeline(transaction=True)
         pipe.set(STATE_KEY + name, orjson.dumps({**self.entries, CYCLES_KEY: self.cycles}))
