@@ -231,6 +231,9 @@ def main():
 
     from deploy.local.influxdb_server import InfluxServer
 
+    # Building the tiers is one long statement per two days: on a loaded machine it outlasts
+    # the default 10 s timeout (bench_allocation and bench_statement do the same).
+    os.environ.setdefault("INFLUXDB_TIMEOUT", "120")
     influx = InfluxServer().start()
     workdir = tempfile.mkdtemp(prefix="kubemon-bench-api-")
     connection = None
