@@ -201,13 +201,24 @@ def run_cycle(redis, workers, simulator, influx, shards, timeout):
     }
 
 
+def drain_spool(store, timeout=600):
+    """Replay what a cycle spooled before the next one starts, as the beat's ``replay_spool`` task
+    would within the interval (otherwise every later write goes behind it into the spool too, and
+    the cycles measure Redis instead of InfluxDB); returns (lines, seconds)."""
+    started = time.perf_counter()
+    replayed = 0
+    while store.spool is not None and len(store.spool) and time.perf_counter() - started < timeout:
+        replayed += store.replay(budget=30)
+    return replayed, time.perf_counter() - started
+
+
 def shards_missing(redis):
     from collectors.shards import missing_shards
 
     return missing_shards(redis)
 
 
-def measure(args, redis, env, url, simulator, influx, count, logdir):
+def measure(args, redis, store, env, url, simulator, influx, count, logdir):
     workers = [Worker(i + 1, env, logdir) for i in range(count)]
     rows = []
     try:
@@ -216,11 +227,12 @@ def measure(args, redis, env, url, simulator, influx, count, logdir):
             if time.monotonic() > deadline:
                 raise RuntimeError("the workers did not start within 300 s")
             time.sleep(0.5)
-        # Warm up until every worker has run a shard (its pod watch has listed every pod), then once more.
-        for attempt in range(args.warmup_max):
+        # Warm up until every worker has run a shard (its pod watch has listed every pod).
+        for _ in range(args.warmup_max):
             run_cycle(redis, workers, simulator, influx, args.shards, args.timeout)
+            drain_spool(store)
             after = counters(redis, workers)
-            if all(after[w.name].get("shard_tasks", 0) >= 1 for w in workers) and attempt >= 1:
+            if all(after[w.name].get("shard_tasks", 0) >= 1 for w in workers):
                 break
         for _ in range(args.cycles):
             sim_before = cpu_seconds(simulator.pid)
@@ -235,11 +247,13 @@ def measure(args, redis, env, url, simulator, influx, count, logdir):
             # its cache snapshots and compactions come after the writes that cause them.
             row["influx_cpu_period"] = cpu_seconds(influx.process.pid) - influx_before
             row.update(step_seconds=step_seconds, step_cpu=step_cpu, watch_cpu=watch_cpu)
+            row["replayed"], row["replay_seconds"] = drain_spool(store)
             rows.append(row)
             print(f"  {count} worker(s): cycle {len(rows)}: {row['wall']:.2f} s wall, "
                   f"worker CPU {sum(row['worker_cpu']):.2f} s, {row['influx_points']} points in InfluxDB, "
-                  f"{row['written']} written / {row['spooled']} spooled by the shards, load {row['load']}",
-                  flush=True)
+                  f"{row['written']} written / {row['spooled']} spooled by the shards "
+                  f"({row['replayed']} replayed after it in {row['replay_seconds']:.1f} s), load {row['load']}; "
+                  "phase CPU " + ", ".join(f"{p} {v:.2f}" for p, v in row["phases"].items()), flush=True)
         peaks = [status_mb(w.child, "VmHWM") for w in workers]
         parents = [status_mb(w.process.pid, "VmRSS") for w in workers]
     finally:
@@ -315,7 +329,7 @@ def main():
     parser.add_argument("--shards", type=int, default=4, help="COLLECT_USAGE_SHARDS (the same for every worker count)")
     parser.add_argument("--cycles", type=int, default=3, help="measured cycles per worker count")
     parser.add_argument("--warmup-max", type=int, default=6,
-                        help="warm-up cycles at most (until every worker has run a shard, at least two)")
+                        help="warm-up cycles at most (until every worker has run a shard)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds a cycle may take")
     parser.add_argument("--kubernetes-timeout", type=float, default=10.0,
                         help="KUBERNETES_TIMEOUT for the workers (the first pod list of a big cluster is long)")
@@ -350,7 +364,8 @@ def main():
     from kubemon.redis import get_redis
     from kubemon.timeseries import get_store
 
-    get_store().ensure_database()
+    store = get_store()
+    store.ensure_database()
     redis = get_redis()
     redis.flushdb()
     results = []
@@ -362,8 +377,12 @@ def main():
         print(f"simulated cluster {args.nodes} nodes / {args.pods} pods up in {startup:.1f} s, "
               f"RSS {status_mb(simulator.pid, 'VmRSS'):.0f} MB; load {load_average()}", flush=True)
         for count in counts:
-            rows, peaks, parents = measure(args, redis, worker_env, url, simulator, influx, count, workdir)
+            rows, peaks, parents = measure(args, redis, store, worker_env, url, simulator, influx, count, workdir)
             results.append(summarise(count, rows, peaks, parents, args.pods, args.shards))
+            results[-1]["rows"] = [{k: v for k, v in r.items() if k != "report"} for r in rows]
+            if args.json:
+                Path(args.json).write_text(json.dumps({"nodes": args.nodes, "pods": args.pods, "results": results},
+                                                      indent=1))
         simulator_rss = status_mb(simulator.pid, "VmHWM")
     finally:
         if simulator is not None:
