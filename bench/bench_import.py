@@ -247,7 +247,7 @@ def main():
         return
     rows = []
     for days in [int(d) for d in args.days_list.split(",")] if args.days_list else [args.days]:
-        rows.append((days, *run_once(args, days)))
+        rows.append((args.import_days or days, *run_once(args, days)))
     print("\n| days | rows read | points written | wall s | rows/s | points/s | peak RSS MB |\n"
           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for days, wall, read, points, rss in rows:
