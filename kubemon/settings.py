@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "kubemon.requestmetrics.RequestMetricsMiddleware",  # first: times every request (/metrics)
     "django.middleware.security.SecurityMiddleware",
+    # A session cookie that cannot be a key (a NUL: a 500 from PostgreSQL) is no session (kubemon/sessionkey.py).
+    "kubemon.sessionkey.drop_implausible_session_cookie",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

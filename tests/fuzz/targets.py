@@ -221,6 +221,21 @@ def _fan(route):
     return Target("fan routes", route + " (query and body)", send)
 
 
+# --- the web session cookie: any page or API route reads it (Django unquotes "\\000" to a NUL) ---
+
+def cookie_quoted(value):
+    """``value`` as a quoted cookie value with octal escapes, which Django's cookie parser unquotes."""
+    return '"' + "".join(f"\\{ord(c):03o}" if c in '"\\;,' or ord(c) < 32 or ord(c) == 127 else c
+                         for c in value[:2000]) + '"'
+
+
+def _session_cookie(harness, value, n, via_session):
+    cookie = cookie_quoted(value) if n % 2 else value[:2000].replace(";", "")
+    # (a WSGI server hands the header's bytes over decoded as latin-1)
+    header = f"sessionid={cookie}".encode("utf-8", "surrogatepass").decode("latin-1")
+    return Client().get("/api/statements", HTTP_COOKIE=header)
+
+
 TARGETS = (
     [_metric_field(f) for f in ("namespace", "limit", "agg", "timeBeginInterval", "timeEndInterval",
                                 "excludeNamespaces", "unknownField")]
@@ -233,6 +248,7 @@ TARGETS = (
     + [_push("GET", f) for f in ("token", "node", "value", "sensor")]
     + [_push("POST", f) for f in ("X-Kubemon-Token", "node", "value", "sensor")]
     + [_fan(route) for route in ("status", "on", "off", "auto")]
+    + [Target("web session", "sessionid cookie", _session_cookie)]
 )
 
 

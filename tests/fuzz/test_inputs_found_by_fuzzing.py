@@ -10,6 +10,8 @@
 - ``GET /api/statements?tenant=%00`` was a 500 (PostgreSQL refuses a NUL in a text value).
 - ``GET /k8s/collect/<token>/temperature?sensor=cpu%0A`` was a 500: the node and sensor patterns
   ended in ``$``, which also matches before a final newline, and line protocol cannot carry one.
+- ``Cookie: sessionid="abcdefgh\\000"`` (Django unquotes the octal escape to a NUL) was a 500 on every
+  page and API route, and failed the live socket's connect: PostgreSQL refuses the NUL.
 - ``ws/live/?seq=\xff`` (a query string that is not UTF-8) failed the live socket's connect.
 - ``GET /k8s/collect/<token>/temperature`` with a "/" in the token matched no route: Django's HTML
   404 page, where every other refusal of the push is a JSON message.
@@ -114,3 +116,16 @@ def test_a_push_whose_node_or_sensor_ends_in_a_newline_is_a_400(field, value, re
                                             (b"seq=" + b"9" * 5000, None), (b"seq=%ff", None), (b"seq=12", 12)])
 def test_a_live_socket_query_string_that_is_not_utf8_is_no_seq_not_a_failure(query, seq):
     assert _client_seq({"query_string": query}) == seq
+
+
+class ImplausibleSessionCookieTests(BaseTestCase):
+    def test_a_session_cookie_with_a_nul_is_no_session_not_a_500(self):
+        for cookie in ('"abcdefgh\\000"', '"abcdefghijklmnop\\000x"', "abcdefgh\x00", "x" * 5000):
+            response = Client().get("/api/statements", HTTP_COOKIE=f"sessionid={cookie}")
+            self.assertEqual((response.status_code, response.json()["code"]), (401, 401), cookie)
+            self.assertEqual(Client().get("/", HTTP_COOKIE=f"sessionid={cookie}").status_code, 302, cookie)
+
+    def test_a_real_session_still_logs_in(self):
+        client = Client()
+        client.force_login(self.alice)
+        self.assertEqual(client.get("/api/statements").status_code, 200)

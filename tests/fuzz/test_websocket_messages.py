@@ -20,6 +20,7 @@ from django.test import override_settings
 
 from kubemon.asgi import application
 from tests.fuzz.corpus import HOSTILE, JSON_CONFUSION, hostile_strings
+from tests.fuzz.targets import cookie_quoted
 from tests.web import test_consumers as live
 from tests.web.test_consumers import _cluster, _session_cookie, publish
 
@@ -141,3 +142,15 @@ async def test_hostile_node_names_and_tokens_on_the_node_light_socket_only_close
     print(f"\nfuzz: node-light sockets closed with {closes}")
     assert set(closes) <= {4401, 4404, "message", None}, closes
     assert sum(closes.values()) == 2 * len(strings)
+
+
+async def test_hostile_session_cookies_on_the_live_socket_are_refused_as_logged_out(people, redis_db):
+    strings = [s for s in random.Random(14).sample(HOSTILE, 40) if s][:20] + ["abcdefgh\x00", "abcdefghijklmnop\x00x"]
+    for value in strings:
+        for cookie in (cookie_quoted(value), value[:2000].replace(";", "")):
+            headers = [(b"host", b"localhost"), (b"origin", b"http://localhost"),
+                       (b"cookie", f"sessionid={cookie}".encode("utf-8", "surrogatepass"))]
+            communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+            connected, code = await communicator.connect(timeout=5)
+            assert (connected, code) == (False, 4401), (value[:40], code)
+            await communicator.disconnect()
