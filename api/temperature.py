@@ -11,8 +11,8 @@ import hmac
 from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 
+from kubemon.httpmethods import require_GET, require_POST
 from kubemon.redis import get_async_redis
 from kubemon.temperatures import TemperatureError, is_known_node, record_push, validate
 

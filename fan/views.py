@@ -12,11 +12,11 @@ import time
 
 from django.conf import settings
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET, require_POST
 
 from fan import service
 from fan.access import may_operate
 from fan.client import FanHostError
+from kubemon.httpmethods import require_GET, require_POST
 from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
 

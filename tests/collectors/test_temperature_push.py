@@ -79,8 +79,12 @@ def test_the_push_is_refused_when_no_token_is_configured(client, redis_db):
     assert response.status_code == 403 and "disabled" in response.json()["message"]
 
 
-def test_a_wrong_method_gets_405(client):
-    assert client.put(f"/k8s/collect/{TOKEN}/temperature").status_code == 405
+def test_a_wrong_method_gets_405_with_a_json_message(client):
+    response = client.put(f"/k8s/collect/{TOKEN}/temperature")
+    assert (response.status_code, response["Allow"]) == (405, "GET")
+    assert response.json() == {"code": 405, "message": "method PUT not allowed: use GET"}
+    response = client.get("/k8s/collect/temperature")
+    assert (response.status_code, response.json()["message"]) == (405, "method GET not allowed: use POST")
 
 
 def test_it_reads_hwmon_and_thermal_zones_from_a_real_node_exporter_page():

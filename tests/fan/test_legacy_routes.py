@@ -85,6 +85,10 @@ def test_without_a_fan_host_the_service_is_disabled_as_the_original_said(people)
         assert people["charlie"].post("/k8s/fan/on").status_code == 409
 
 
-def test_the_wrong_method_is_405(people):
-    assert people["charlie"].post("/k8s/fan/status").status_code == 405
-    assert people["charlie"].get("/k8s/fan/on").status_code == 405
+def test_the_wrong_method_is_a_405_with_a_json_message(people):
+    response = people["charlie"].post("/k8s/fan/status")
+    assert response.status_code == 405 and response["Allow"] == "GET"
+    assert response.json() == {"code": 405, "message": "method POST not allowed: use GET"}
+    response = people["charlie"].get("/k8s/fan/on")
+    assert (response.status_code, response["Allow"]) == (405, "POST")
+    assert response.json()["message"] == "method GET not allowed: use POST"
