@@ -31,6 +31,18 @@ def influxdb(influxdb_server):
 
 
 @pytest.fixture
+def influxdb_down():
+    """InfluxDB out of reach for this test, whatever ran before it: once a test has asked for
+    ``influxdb``, its URL stays in the settings for the rest of the session (and of the worker)."""
+    from kubemon.timeseries import reset_store
+
+    with override_settings(INFLUXDB_URL="http://127.0.0.1:9", INFLUXDB_TIMEOUT=2):
+        reset_store()
+        yield
+    reset_store()
+
+
+@pytest.fixture
 def redis_db():
     """The test Redis database (15), emptied before and after each test that uses it."""
     from kubemon.redis import get_redis

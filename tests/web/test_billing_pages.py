@@ -14,6 +14,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from django.test import Client, TransactionTestCase, override_settings
 
 from billing import exports
@@ -213,8 +214,9 @@ class StatementPagesTests(HandMadeStatementsCase):
         self.assertEqual({(r["state"], r["statement"]) for r in rows}, {("draft", f"draft-{self.beta_draft.pk}")})
 
 
+@pytest.mark.usefixtures("influxdb_down")
 class MetricStoreDownTests(HandMadeStatementsCase):
-    """InfluxDB does not answer here (tests/settings.py points it at a closed port)."""
+    """InfluxDB does not answer here."""
 
     def test_the_pages_that_compute_say_the_store_did_not_answer_and_the_stored_ones_still_work(self):
         client = self.as_user(self.alice)
