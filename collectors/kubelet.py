@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ADDRESS_TYPES = ("InternalIP", "InternalDNS", "Hostname", "ExternalIP", "ExternalDNS")
 DEFAULT_PORT = 10250
+MIN_POOLS = 64  # before the first node list: a small cluster never needs more
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,39 @@ class DirectKubelets:
               {"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": self.ca_file}
         if configuration.cert_file and configuration.key_file:  # a kubeconfig's client certificate
             tls.update(cert_file=configuration.cert_file, key_file=configuration.key_file)
-        # one pool per kubelet; a cycle fetches 16 at a time, so one connection each is enough
-        self.pools = urllib3.PoolManager(num_pools=4096, maxsize=1, retries=False, **tls)
+        self._tls = tls
         self._endpoints = {}
         self._lock = threading.Lock()
+        self.pools = self._pool_manager(MIN_POOLS)
         if access.insecure:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    def _pool_manager(self, capacity):
+        # One pool per kubelet, one connection each: a cycle fetches 16 summaries at a time, each
+        # from another kubelet. ``num_pools`` is an LRU bound, not a reservation: a manager that
+        # holds fewer pools than the kubelets it reads closes the least recently used pool to open
+        # the next, so a cycle over more nodes than pools reopens every connection (a TLS
+        # handshake per kubelet per cycle, the 4,096 of old at 5,000 nodes).
+        self.capacity = capacity
+        return urllib3.PoolManager(num_pools=capacity, maxsize=1, retries=False, **self._tls)
+
+    def _fit_pools(self, known):
+        """Grow the pool manager to hold a connection to each of the ``known`` kubelets.
+
+        The count is every node this process knows (the last node list, plus the nodes looked up
+        since), not the shard's: a worker takes whichever shard the broker hands it, so over a
+        few cycles it reads every kubelet, and a pool sized to one shard would evict the
+        connections its next shard needs. The capacity grows to a power of two with a quarter
+        to spare, so a growing cluster replaces the manager (its connections reopen once) only
+        when it doubles; it never shrinks (an unused pool holds no connection after its kubelet
+        closes it, and an LRU bound costs nothing unused).
+        """
+        if known <= self.capacity:
+            return
+        wanted = max(MIN_POOLS, 1 << (known + known // 4 - 1).bit_length())
+        old, self.pools = self.pools, self._pool_manager(wanted)
+        old.clear()  # a request still running on it finishes; its connection is then closed
+        log.info("kubelet connection pools: %d for %d known nodes", wanted, known)
 
     def remember(self, nodes):
         """Note every node's kubelet endpoint from a node list (the usage cycle lists nodes first)."""
@@ -93,6 +121,7 @@ class DirectKubelets:
                 found[name] = endpoint
         with self._lock:
             self._endpoints = found
+            self._fit_pools(len(found))
 
     def endpoint(self, node_name, lookup):
         """The node's ``(host, port)``; ``lookup(name)`` fetches a Node object not seen in a list."""
@@ -105,6 +134,7 @@ class DirectKubelets:
                                 f"{', '.join(self.access.address_types)} (KUBELET_PREFERRED_ADDRESS_TYPES)")
             with self._lock:
                 self._endpoints[node_name] = endpoint
+                self._fit_pools(len(self._endpoints))
         return endpoint
 
     def summary_raw(self, node_name, lookup):
