@@ -330,14 +330,20 @@ def _spool(report, kube, store, redis, pod_watch=None):
     report.write.replayed = store.replay()
 
 
-def _usage_dispatch(report, kube, store, redis, pod_watch=None, dispatch=None):
+def _usage_dispatch(report, kube, store, redis, pod_watch=None, dispatch=None, own_watch=False):
     """Split the nodes into shards (``COLLECT_USAGE_SHARDS``) and hand them to ``dispatch``
     (Celery: one task each), or run them here one after the other (``manage.py collect --once``),
-    which then share one pod index. The Celery shards take theirs from their workers' watches."""
+    which then share one pod index. The Celery shards take theirs from their workers' watches.
+
+    The Celery dispatch reads no pod: it starts no watch (a whole-cluster LIST and a thread that
+    holds every pod, in whichever worker the beat's task lands), unless the nodes make one shard
+    and it runs the cycle itself (``own_watch``: the worker's watch, as an unsharded cycle's)."""
     pods = _pod_index(kube, pod_watch, report) if dispatch is None else None
     node_names = _node_names(kube, report)
     count = shards.shard_count(len(node_names))
     if count == 1:
+        if dispatch is not None and pod_watch is None and own_watch:
+            pod_watch = get_pod_watch()
         return _usage(report, kube, store, redis, pod_watch, node_names=node_names, pods=pods)
     report.name = "usage/dispatch"
     planned, missing = shards.plan(redis, node_names, count)
@@ -373,7 +379,12 @@ def run_usage_cycle(dispatch=None, **kwargs):
     """The usage cycle, sharded unless ``COLLECT_USAGE_SHARDS`` is 1 (collectors/shards.py)."""
     if settings.COLLECT_USAGE_SHARDS == 1:
         return _run("usage", _usage, needs=("kube", "pods"), **kwargs)
-    return _run("usage", functools.partial(_usage_dispatch, dispatch=dispatch), needs=("kube", "pods"), **kwargs)
+    if dispatch is None:  # the shards run here, on one pod index
+        return _run("usage", _usage_dispatch, needs=("kube", "pods"), **kwargs)
+    # The worker's watch only if this task runs the cycle itself (one shard) on the worker's client.
+    own_watch = kwargs.get("kube") is None and kwargs.get("pod_watch") is None
+    return _run("usage", functools.partial(_usage_dispatch, dispatch=dispatch, own_watch=own_watch),
+                needs=("kube",), **kwargs)
 
 
 def run_usage_shard(shard, pods=None, **kwargs):

@@ -249,3 +249,34 @@ def test_collect_once_honours_the_shard_setting(make_simulator, store, redis_db,
         assert get_cycle_report(redis_db, f"usage/{label}")["points"]["kubernetes_pod_container"] > 0
     count = store.query('SELECT count("cpu_core_seconds") FROM "kubernetes_pod_container"')
     assert count[0]["values"][0][1] == merged["points"]["kubernetes_pod_container"]
+
+
+def test_the_celery_dispatch_starts_no_pod_watch_and_only_what_reads_pods_does(make_simulator, store, redis_db,
+                                                                              settings):
+    from collectors import kube as kube_module
+
+    simulator = make_simulator(**SCENARIO)
+    simulator.advance(15)
+    settings.KUBECONFIG = simulator.kubeconfig
+    settings.KUBERNETES_POD_WATCH = True
+    settings.COLLECT_USAGE_SHARDS = 3
+    sent = []
+    kube_module.reset_kube()
+    try:
+        # The beat's task on the worker's own client: it lists the nodes and sends the shards.
+        report = cycles.run_usage_cycle(store=store, redis=redis_db, dispatch=sent.extend)
+        assert report.ok and report.name == "usage/dispatch" and len(sent) == 3
+        assert kube_module._pod_watches == {}
+        # A shard reads the pod index: it starts its worker's watch and takes the pods from it.
+        assert cycles.run_usage_shard(sent[0], store=store, redis=redis_db).ok
+        assert len(kube_module._pod_watches) == 1
+        assert get_cycle_report(redis_db, sent[0].name)["pods_from"] == "watch"
+        # Few nodes make one shard: the dispatch runs the cycle itself, from the worker's watch.
+        kube_module.reset_kube()
+        settings.COLLECT_USAGE_SHARDS = 0
+        simulator.advance(15)
+        report = cycles.run_usage_cycle(store=store, redis=redis_db, dispatch=sent.extend)
+        assert report.ok and report.name == "usage" and report.pods_from == "watch"
+        assert len(sent) == 3 and len(kube_module._pod_watches) == 1
+    finally:
+        kube_module.reset_kube()
