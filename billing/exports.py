@@ -45,8 +45,12 @@ def content_type(fmt):
 
 
 def filename(statement, fmt):
-    """``statement-2026-11-alpha-1.pdf``, or ``draft-<id>`` for a draft: safe in a header and a file name."""
-    stem = statement.number.replace("/", "-") if statement.number else f"draft-{statement.scope}-{statement.pk}"
+    """``statement-2026-11-alpha-1.pdf``, ``draft-<scope>-<id>`` for a draft, ``draft-<scope>-<month>`` for
+    one computed and not stored (``billing.statements.preview``): safe in a header and a file name."""
+    if statement.number:
+        stem = statement.number.replace("/", "-")
+    else:
+        stem = f"draft-{statement.scope}-{statement.pk if statement.pk else f'{statement.period_start:%Y-%m}'}"
     return f"statement-{stem}.{_check(fmt)}"
 
 
@@ -77,7 +81,7 @@ def number(value):
 
 
 def reference(statement):
-    return statement.number or f"draft-{statement.pk}"
+    return statement.number or (f"draft-{statement.pk}" if statement.pk else "draft")
 
 
 def version_name(version):
@@ -85,6 +89,8 @@ def version_name(version):
 
 
 def _lines(statement):
+    if statement.pk is None:  # computed and not stored (billing.statements.preview): its lines are in memory
+        return list(getattr(statement, "preview_lines", ()))
     return list(statement.lines.select_related("price_list_version").order_by("position"))
 
 

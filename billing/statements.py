@@ -2,6 +2,7 @@
 
 ``draft(tenant, start, end)`` computes the statement of ``tenant`` (None: the operator's) over
 ``[start, end)`` and stores it as the draft of that period, replacing the previous draft's lines;
+``preview`` computes the same statement without storing anything (the portal's current month);
 ``issue(statement, user)`` recomputes a draft one last time and freezes it (number, checksum, who
 and when); ``correct(statement, user)`` drafts a new statement that references an issued one.
 
@@ -372,21 +373,19 @@ def _versions_text(lines, periods):
     return ", ".join(f"{v.content['name']} v{v.number}" for _, v in sorted(versions.items()))
 
 
-def _store(statement, lines, periods, idle):
-    if statement.is_issued:
-        raise ImmutableStatement()
+def _fill(statement, lines, periods, idle):
+    """Set ``statement``'s computed fields from ``lines`` and return its ``StatementLine`` rows (unsaved)."""
     currencies = {x.version.content["currency"] for x in lines} | {p.version.content["currency"] for p in periods}
     if len(currencies) > 1:
         raise StatementError(f"the price lists of this period use several currencies ({', '.join(sorted(currencies))})")
-    statement.lines.all().delete()
-    StatementLine.objects.bulk_create([
+    rows = [
         StatementLine(statement=statement, position=n, tenant=x.tenant, namespace=x.namespace, resource=x.resource,
                       gpu_model=x.gpu_model, node_label=x.node_label, period_start=x.period_start,
                       period_end=x.period_end, unit=x.unit, quantity=x.quantity, request_average=x.request_average,
                       usage_average=x.usage_average, efficiency=x.efficiency, rate=x.rate, cost=x.cost,
                       price_list_version=x.version)
         for n, x in enumerate(lines, 1)
-    ])
+    ]
     statement.currency = currencies.pop()
     statement.basis = _basis_text(statement, periods)
     statement.idle = idle
@@ -394,6 +393,15 @@ def _store(statement, lines, periods, idle):
     statement.checksum = checksum(statement.tenant, statement.period_start, statement.period_end, idle, lines)
     statement.price_lists = _versions_text(lines, periods)
     statement.computed_at = timezone.now()
+    return rows
+
+
+def _store(statement, lines, periods, idle):
+    if statement.is_issued:
+        raise ImmutableStatement()
+    rows = _fill(statement, lines, periods, idle)
+    statement.lines.all().delete()
+    StatementLine.objects.bulk_create(rows)
     statement.save()
     return statement
 
@@ -402,6 +410,20 @@ def _basis_text(statement, periods):
     bases = {Rates.of(p.version).basis or (statement.tenant.allocation_basis if statement.tenant else "per tenant")
              for p in periods}
     return ",".join(sorted(bases))[:10]
+
+
+def preview(tenant, start, end, ctx=None, idle=None):
+    """The statement ``draft`` would store, computed now and stored nowhere (a page's GET shows it).
+
+    An unsaved ``Statement`` (no pk, state draft) whose unsaved lines are ``preview_lines``:
+    ``billing.exports`` renders it like a stored one, and nothing in the database changes."""
+    if start >= end:
+        raise StatementError("a statement's period must end after it begins")
+    idle = idle or settings.BILLING_IDLE
+    lines, periods = compute(tenant, start, end, ctx, idle)
+    statement = Statement(tenant=tenant, period_start=start, period_end=end)
+    statement.preview_lines = _fill(statement, lines, periods, idle)
+    return statement
 
 
 @transaction.atomic

@@ -6,9 +6,11 @@ tenant selected in the header; staff looking at "all" see every statement, the o
 included, and narrow the list with ``?tenant=<slug>|operator``. A statement outside the scope is
 a 404, like a missing one. Tenant users (admins included) cannot issue or correct: 403.
 
-The current month is the draft ``billing.statements.draft`` keeps for that calendar month,
-recomputed on each view of ``/web/billing/statements/current/`` (a draft is "recomputed on
-demand"; only ``issue`` freezes one, and a month that has not ended is not issued from here).
+The current month (``/web/billing/statements/current/``, its downloads and its daily costs) is
+``billing.statements.preview``: the draft of that calendar month computed on each view and stored
+nowhere, so a GET changes no row whoever makes it (a draft is stored by the month-end beat task,
+``manage.py statement`` or a correction; only ``issue`` freezes one, and a month that has not
+ended is not issued from here).
 Downloads are ``billing.exports.render``, the API's and ``manage.py statement``'s exporter.
 """
 
@@ -16,7 +18,6 @@ import logging
 from datetime import UTC, datetime
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,7 +26,8 @@ from django.views.decorators.http import require_GET, require_POST
 from billing import exports
 from billing.breakdown import daily_costs
 from billing.models import ImmutableStatement, Statement, Tenant
-from billing.statements import StatementError, correct, draft, issue, month_bounds
+from billing.pricing import price_periods
+from billing.statements import StatementError, correct, issue, month_bounds, preview
 from kubemon.timeseries.errors import TimeseriesError
 from web.access import is_staff, request_scope, selected_tenant
 
@@ -109,21 +111,28 @@ def statement_list(request):
     return render(request, "web/billing/statements.html", context)
 
 
-def _detail(request, statement, current=False, status=200):
-    lines = list(statement.lines.select_related("price_list_version").order_by("position"))
+def _detail(request, statement, current=False, query="", status=200):
+    lines = (statement.preview_lines if statement.pk is None else
+             list(statement.lines.select_related("price_list_version").order_by("position")))
     several_periods = len({(x.period_start, x.period_end) for x in lines}) > 1
+    if current:  # computed for this view, not stored: its downloads and chart compute it again
+        downloads = [(fmt, reverse("web:billing_current_download", args=[fmt]) + query) for fmt in exports.FORMATS]
+        daily = reverse("web:billing_current_daily") + query
+    else:
+        downloads = [(fmt, reverse("web:billing_download", args=[statement.pk, fmt])) for fmt in exports.FORMATS]
+        daily = reverse("web:billing_daily", args=[statement.pk])
     context = {
         "statement": statement,
         "lines": lines,
         "current": current,
         "several_periods": several_periods,
         "operator": statement.tenant_id is None,
-        "formats": exports.FORMATS,
-        "may_issue": may_issue(request.user, statement),
-        "may_correct": may_correct(request.user, statement),
+        "downloads": downloads,
+        "may_issue": statement.pk is not None and may_issue(request.user, statement),
+        "may_correct": statement.pk is not None and may_correct(request.user, statement),
         "staff": is_staff(request.user),
-        "corrections": list(statement.corrections.order_by("id")),
-        "page": {"dailyUrl": reverse("web:billing_daily", args=[statement.pk]), "currency": statement.currency},
+        "corrections": list(statement.corrections.order_by("id")) if statement.pk else [],
+        "page": {"dailyUrl": daily, "currency": statement.currency},
     }
     return render(request, "web/billing/statement.html", context, status=status)
 
@@ -133,29 +142,67 @@ def statement_detail(request, pk):
     return _detail(request, statement_or_404(request, pk))
 
 
-@require_GET
-def current_month(request):
-    """This calendar month's draft, recomputed now (for staff on "all": the operator's)."""
-    tenant, _ = chosen_scope(request)
+def this_month(request):
+    """``(tenant, query, start, end, issued)`` of the current month in the request's scope (for staff
+    on "all": the operator's); ``issued`` is the month's issued statement, if it was issued early."""
+    tenant, label = chosen_scope(request)
     start, end = month_bounds(f"{datetime.now(UTC):%Y-%m}")
     issued = (Statement.objects.filter(tenant=tenant, period_start=start, period_end=end,
                                        state=Statement.State.ISSUED).order_by("-issued_at").first())
+    return tenant, f"?tenant={label}" if label else "", start, end, issued
+
+
+def _current_error(request, exc, tenant, start):
+    status, reason = (409, str(exc)) if isinstance(exc, StatementError) else (503, unavailable(exc))
+    context = {"error": reason, "tenant": tenant, "month_start": start}
+    return render(request, "web/billing/current_error.html", context, status=status)
+
+
+@require_GET
+def current_month(request):
+    """This calendar month so far: the draft computed now, shown and not stored (a GET writes nothing)."""
+    tenant, query, start, end, issued = this_month(request)
     if issued is not None:
-        # Issued early (by the command or the API's clients): that is the month now; drafting it
-        # again would make a second statement of the period beside it.
+        # Issued early (by the command or the API's clients): that is the month now; a draft of it
+        # beside it would be a second statement of the period.
         messages.info(request, f"This month is issued already ({issued.number}): correct it to change it.")
         return redirect("web:billing_statement", pk=issued.pk)
     try:
-        with transaction.atomic():
-            if tenant is not None:
-                # Two first views of the month at once would each create its draft: one at a time.
-                Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
-            statement = draft(tenant, start, end)
+        statement = preview(tenant, start, end)
     except (StatementError, TimeseriesError) as exc:
-        status, reason = (409, str(exc)) if isinstance(exc, StatementError) else (503, unavailable(exc))
-        context = {"error": reason, "tenant": tenant, "month_start": start}
-        return render(request, "web/billing/current_error.html", context, status=status)
-    return _detail(request, statement, current=True)
+        return _current_error(request, exc, tenant, start)
+    return _detail(request, statement, current=True, query=query)
+
+
+@require_GET
+def current_download(request, fmt):
+    """The current month's draft as a download, computed now like its page (nothing is stored)."""
+    if fmt not in exports.FORMATS:
+        raise Http404("No such format")
+    tenant, _, start, end, issued = this_month(request)
+    if issued is not None:
+        return redirect("web:billing_download", pk=issued.pk, fmt=fmt)
+    try:
+        statement = preview(tenant, start, end)
+    except (StatementError, TimeseriesError) as exc:
+        return _current_error(request, exc, tenant, start)
+    return _download(statement, fmt)
+
+
+@require_GET
+def current_daily(request):
+    """The current month's cost per UTC day so far, at today's rates (what its draft charges)."""
+    tenant, _, start, end, issued = this_month(request)
+    if issued is not None:
+        return redirect("web:billing_daily", pk=issued.pk)
+    currencies = {p.version.content["currency"] for p in price_periods(tenant, start, end) if p.version is not None}
+    return _daily(None, ", ".join(sorted(currencies)), tenant, start, end)
+
+
+def _download(statement, fmt):
+    response = HttpResponse(exports.render(statement, fmt), content_type=exports.content_type(fmt))
+    response["Content-Disposition"] = f'attachment; filename="{exports.filename(statement, fmt)}"'
+    return response
 
 
 @require_GET
@@ -163,9 +210,7 @@ def statement_download(request, pk, fmt):
     statement = statement_or_404(request, pk)
     if fmt not in exports.FORMATS:
         raise Http404("No such format")
-    response = HttpResponse(exports.render(statement, fmt), content_type=exports.content_type(fmt))
-    response["Content-Disposition"] = f'attachment; filename="{exports.filename(statement, fmt)}"'
-    return response
+    return _download(statement, fmt)
 
 
 @require_GET
@@ -173,16 +218,20 @@ def statement_daily(request, pk):
     """Cost per UTC day and resource: the samples of each day at the statement's rates
     (``billing.breakdown.daily_costs``)."""
     statement = statement_or_404(request, pk)
+    return _daily(statement.pk, statement.currency, statement.tenant, statement.period_start, statement.period_end,
+                  idle=statement.idle or None, statement_lines=list(statement.lines.all()))
+
+
+def _daily(pk, currency, tenant, start, end, **options):
     try:
-        days = daily_costs(statement.tenant, statement.period_start, statement.period_end,
-                           idle=statement.idle or None, statement_lines=list(statement.lines.all()))
+        days = daily_costs(tenant, start, end, **options)
     except StatementError as exc:
         return JsonResponse({"code": 409, "message": str(exc)}, status=409)
     except TimeseriesError as exc:
         return JsonResponse({"code": 503, "message": unavailable(exc)}, status=503)
     return JsonResponse({
-        "statement": statement.pk,
-        "currency": statement.currency,
+        "statement": pk,
+        "currency": currency,
         "days": [day["day"].isoformat() for day in days],
         "series": [{"name": resource, "values": [exports.number(day["costs"][resource]) for day in days]}
                    for resource in ("cpu", "memory", "gpu", "storage")],
