@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from deploy.local.influxdb_server import InfluxServer
 from tests.support.simulator import make_simulator  # noqa: F401  (a fixture for every suite)
+from tests.support.workers import proxy  # noqa: F401  (the worker-kill tests' InfluxDB proxy)
 
 
 @pytest.fixture(scope="session")

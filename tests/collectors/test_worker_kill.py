@@ -5,7 +5,7 @@ The worst instant to die is after the cycle's points are in InfluxDB and before 
 is saved in Redis: the state is then older than the points. This test kills a real worker there,
 deterministically and with no test hook in production code:
 
-- the worker reaches InfluxDB through a small HTTP proxy run by this test (``_HoldingProxy``).
+- the worker reaches InfluxDB through a small HTTP proxy run by this test (``HoldingProxy``, tests/support/workers.py).
   Once armed, the proxy forwards the next write, waits for InfluxDB's answer (the points are
   stored), and then holds that answer back. The worker is left waiting in the cycle's last write
   (``StreamingWrite.close``), which comes after every point and before ``SamplingState.save``, so
@@ -31,135 +31,19 @@ CPU and +12.5 to +12.7 % memory in every namespace (about 1/8: one cycle of the 
 
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import orjson
 import pytest
-import requests
 from django.conf import settings
 
 from collectors import tasks
 from kubemon import keys
+from tests.support.workers import Workers, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 VISIBILITY_TIMEOUT = 3
 REPORT = keys.CYCLE_REPORT + "usage"
-FORWARDED_HEADERS = ("content-type", "content-encoding", "authorization")
-ANSWER_HEADERS = ("Content-Type", "X-Influxdb-Version", "X-Influxdb-Build", "X-Influxdb-Error", "Request-Id")
-
-
-class _HoldingProxy:
-    """An HTTP proxy in front of InfluxDB. ``arm()`` makes it forward the next write and then hold
-    its answer back (``held`` is set once InfluxDB has stored the points) until ``release``."""
-
-    def __init__(self, target):
-        self.target = target.rstrip("/")
-        self.armed = threading.Event()
-        self.held = threading.Event()
-        self.release = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def arm(self):
-        self.held.clear()
-        self.release.clear()
-        self.armed.set()
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-    def _handler(self):
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _forward(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                headers = {k: v for k, v in self.headers.items() if k.lower() in FORWARDED_HEADERS}
-                answer = requests.request(self.command, proxy.target + self.path, data=body, headers=headers,
-                                          timeout=30)
-                if self.command == "POST" and self.path.startswith("/write") and proxy.armed.is_set():
-                    proxy.armed.clear()
-                    proxy.held.set()  # InfluxDB has answered: the points are stored
-                    proxy.release.wait(30)
-                    self.close_connection = True
-                    return  # the writer never hears back (it is dead by now)
-                self.send_response(answer.status_code)
-                for name in ANSWER_HEADERS:
-                    if name in answer.headers:
-                        self.send_header(name, answer.headers[name])
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
-
-            do_GET = do_POST = _forward
-
-        return Handler
-
-
-def _wait_for(predicate, timeout=30, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what() if callable(what) else what}")
-
-
-class _Workers:
-    """Starts Celery workers as the production command does (solo pool, acks late from settings)."""
-
-    def __init__(self, env, log_path):
-        self.env = env
-        self.log_path = log_path
-        self.processes = []
-
-    def start(self):
-        with open(self.log_path, "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "kubemon", "worker", "--pool", "solo", "--loglevel",
-                 "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-                cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=log,
-            )
-        self.processes.append(process)
-        return process
-
-    def log(self):
-        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
-
-    def stop_all(self):
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
-
-
-@pytest.fixture
-def proxy(influxdb_server):
-    proxy = _HoldingProxy(influxdb_server.url)
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture
@@ -179,13 +63,13 @@ def workers(simulator, proxy, redis_db, tmp_path):
         CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
     )
     env.pop("CELERY_BROKER_URL", None)  # the broker is the test's Redis database
-    pool = _Workers(env, tmp_path / "workers.log")
+    pool = Workers(env, tmp_path / "workers.log")
     yield pool
     pool.stop_all()
 
 
 def _report(redis, workers, timeout=30):
-    raw = _wait_for(lambda: redis.get(REPORT), timeout,
+    raw = wait_for(lambda: redis.get(REPORT), timeout,
                     what=lambda: f"a usage cycle report; worker log:\n{workers.log()}")
     return orjson.loads(raw)
 
@@ -244,8 +128,8 @@ def test_a_worker_killed_mid_usage_task_neither_double_counts_nor_loses_an_inter
     simulator.advance(15)  # the kubelets sample again before the broker redelivers the task
     # The dead worker's lock lapses within its lease, and the message becomes visible again after
     # the visibility timeout: a worker started after both restores it on its first poll.
-    _wait_for(lambda: not redis_db.exists(keys.LOCK + "usage"), 15, what="the dead worker's lock to lapse")
-    _wait_for(lambda: time.time() > delivered + VISIBILITY_TIMEOUT + 0.5, 15, what="the visibility timeout")
+    wait_for(lambda: not redis_db.exists(keys.LOCK + "usage"), 15, what="the dead worker's lock to lapse")
+    wait_for(lambda: time.time() > delivered + VISIBILITY_TIMEOUT + 0.5, 15, what="the visibility timeout")
     workers.start()
     redelivered = _report(redis_db, workers, timeout=40)  # nothing else was sent: this is the killed task
     assert redelivered["ok"] and not redelivered["skipped"], redelivered

@@ -3,7 +3,7 @@
 The production path: ``collect_usage`` sent through the Redis broker to a real worker (solo
 pool, acks late, as collectors/tasks.py and the settings have it) with ``COLLECT_USAGE_SHARDS=2``:
 the dispatch sends one task per shard. The worker reaches InfluxDB through the holding proxy of
-tests/collectors/test_worker_kill.py, which lets the first shard's write reach InfluxDB and then
+tests/support/workers.py, which lets the first shard's write reach InfluxDB and then
 holds the answer back: the worker is killed there, after that shard's points are stored and
 before its sampling state is saved (the worst instant, see that module), while the other shard's
 task still waits in the queue.
@@ -30,19 +30,12 @@ from django.conf import settings
 from collectors import cycles, tasks
 from kubemon import keys
 from kubemon.timeseries.schema import CONTAINER, HOURLY_POLICY, NAMESPACE_POLICY, source_identifier
-from tests.collectors.test_worker_kill import _HoldingProxy, _wait_for, _Workers
 from tests.faults.support import describe, double_charged, record, sim_now, truth_errors, within_truth
+from tests.support.workers import Workers, wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 VISIBILITY_TIMEOUT = 3
 REPORT = keys.CYCLE_REPORT + "usage"
-
-
-@pytest.fixture
-def proxy(influxdb_server):
-    proxy = _HoldingProxy(influxdb_server.url)
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture
@@ -53,14 +46,14 @@ def workers(make_simulator, proxy, redis_db, store, tmp_path):
                KUBECONFIG=simulator.kubeconfig, CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
                COLLECT_USAGE_SHARDS="2")
     env.pop("CELERY_BROKER_URL", None)  # the broker is the test's Redis database
-    pool = _Workers(env, tmp_path / "workers.log")
+    pool = Workers(env, tmp_path / "workers.log")
     pool.simulator = simulator
     yield pool
     pool.stop_all()
 
 
 def _report(redis, workers, timeout=40):
-    raw = _wait_for(lambda: redis.get(REPORT), timeout, what=lambda: f"the usage cycle's report; log:\n{workers.log()}")
+    raw = wait_for(lambda: redis.get(REPORT), timeout, what=lambda: f"the usage cycle's report; log:\n{workers.log()}")
     return orjson.loads(raw)
 
 
@@ -112,9 +105,9 @@ def test_a_worker_killed_mid_shard_reruns_the_task_with_no_duplicate_point_and_n
 
     simulator.advance(15)  # the kubelets sample again before the broker redelivers the task
     rerun_at = sim_now(simulator)
-    _wait_for(lambda: not any(redis_db.exists(keys.LOCK + f"usage/{i}of2") for i in (1, 2)), 15,
+    wait_for(lambda: not any(redis_db.exists(keys.LOCK + f"usage/{i}of2") for i in (1, 2)), 15,
               what="the dead worker's lock to lapse")
-    _wait_for(lambda: time.time() > unacked[0][1] + VISIBILITY_TIMEOUT + 0.5, 15, what="the visibility timeout")
+    wait_for(lambda: time.time() > unacked[0][1] + VISIBILITY_TIMEOUT + 0.5, 15, what="the visibility timeout")
     restarted = time.perf_counter()
     workers.start()
     rerun = _report(redis_db, workers)
