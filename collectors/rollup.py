@@ -30,10 +30,12 @@ from kubemon.timeseries.schema import (
     HOURLY_POLICY,
     INTEGRAL_FIELDS,
     MAX_FIELDS,
+    MEASUREMENTS,
     NAMESPACE_DAILY_POLICY,
     NAMESPACE_POLICY,
     POD_DAILY_POLICY,
     RAW_POLICY,
+    SAMPLED_FIELDS,
     SPACING_CAP_SECONDS,
     SUMMED_FIELDS,
     UNKNOWN_SUFFIX,
@@ -66,11 +68,24 @@ def rollup_select(measurement):
     for name in MAX_FIELDS.get(measurement, ()):
         # Cumulative counters: integers in raw data (Telegraf's type too) and in the rollup.
         parts.append(f"max({q(name)}) AS {q(name + '_max')}")
-    parts.append(f"sum({q('interval_seconds')}::float) AS {q('interval_seconds')}")
+    parts += sampled_select(measurement)
+    if "interval_seconds" in MEASUREMENTS[measurement].fields:
+        parts.append(f"sum({q('interval_seconds')}::float) AS {q('interval_seconds')}")
     return ", ".join(parts)
 
 
-ROLLUP_MEASUREMENTS = tuple(dict.fromkeys((*INTEGRAL_FIELDS, *SUMMED_FIELDS, *MAX_FIELDS)))
+def sampled_select(measurement):
+    """The hourly mean's and maximum's columns of gauges without resource-time (``SAMPLED_FIELDS``:
+    node temperatures, per sensor)."""
+    q = quote_identifier
+    parts = []
+    for name in SAMPLED_FIELDS.get(measurement, ()):
+        parts += [f"sum({q(name)}::float) AS {q(name + '_sum')}", f"max({q(name)}::float) AS {q(name + '_max')}",
+                  f"count({q(name)}) AS {q(name + '_samples')}"]
+    return parts
+
+
+ROLLUP_MEASUREMENTS = tuple(dict.fromkeys((*INTEGRAL_FIELDS, *SUMMED_FIELDS, *MAX_FIELDS, *SAMPLED_FIELDS)))
 
 
 def rollup_window(start, end, store=None, now=None):
@@ -270,7 +285,7 @@ def reroll_late_hours(store=None, most=12):
 def _audit_statement(measurement, policy):
     """Per hour, a number that the raw data and its rollup agree on when the rollup is complete."""
     q = quote_identifier
-    integrals = INTEGRAL_FIELDS.get(measurement)
+    integrals = INTEGRAL_FIELDS.get(measurement) or SAMPLED_FIELDS.get(measurement)
     if integrals:
         # A sample count: exact, and every writer's points have the field (Telegraf's too).
         field = integrals[0]

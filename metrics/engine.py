@@ -44,6 +44,7 @@ from kubemon.timeseries.schema import (
     ROLLUP_POLICIES,
     SPACING_CAP_SECONDS,
     field_identifier,
+    rollup_marker,
     source_identifier,
 )
 from kubemon.timeseries.tiers import NAMESPACE_MEASUREMENTS, namespace_tier_since, pod_tier_span
@@ -80,7 +81,7 @@ def rollup_watermark(store, metric, whole):
     """The end of the newest hour the rollup holds inside ``whole``, or None."""
     m = metric.measurement
     statement = (
-        f"SELECT last({field_identifier(m, 'interval_seconds')}) FROM {source_identifier(m, HOURLY_POLICY)} "  # noqa: S608
+        f"SELECT last({field_identifier(m, rollup_marker(m))}) FROM {source_identifier(m, HOURLY_POLICY)} "  # noqa: S608
         "WHERE time >= $b AND time < $e"
     )
     # The last day of the span usually holds the answer and costs a thirtieth of a month's scan.

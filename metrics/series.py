@@ -12,7 +12,9 @@ field, and which tag splits it into several lines (one per GPU, one per sensor).
 whose columns add up (sums and counts) may mix tiers inside a bucket; the others read raw data.
 
 - ``sample_mean``: the mean of the samples in the bucket, ``sum / count`` (the rollup keeps
-  ``<field>_sum`` and ``<field>_samples``): node CPU and memory, GPU utilisation, temperatures.
+  ``<field>_sum`` and ``<field>_samples``): node CPU and memory, GPU utilisation, node
+  temperatures per sensor (``SAMPLED_FIELDS``: a 90-day chart reads the hours past the raw
+  retention from the rollup).
 - ``time_mean``: resource-time in the bucket over its length (``<field>_integral`` or
   ``cpu_core_seconds``): a namespace's average millicores or bytes over the bucket.
 - ``sum_of_means``: the per-series means of the bucket, added up (gauges without resource-time,
@@ -40,6 +42,7 @@ from kubemon.timeseries.schema import (
     INTEGRAL_FIELDS,
     NODE,
     RAW_POLICY,
+    SAMPLED_FIELDS,
     SUMMED_FIELDS,
     TEMPERATURE,
     field_identifier,
@@ -107,7 +110,7 @@ class Reading:
         integrals = INTEGRAL_FIELDS.get(self.measurement, ())
         summed = SUMMED_FIELDS.get(self.measurement, ())
         if self.mode == "sample_mean":
-            return self.field in integrals
+            return self.field in integrals or self.field in SAMPLED_FIELDS.get(self.measurement, ())
         fields = [self.field] + ([self.other] if self.other else [])
         return all(f in summed or (f.endswith("_integral") and f[: -len("_integral")] in integrals) for f in fields)
 

@@ -198,6 +198,12 @@ MAX_FIELDS = {
     NETWORK: ("rx_bytes", "rx_errors", "tx_bytes", "tx_errors"),
     NODE: ("allocatable_millicpu_cores", "allocatable_memory_bytes", "allocatable_gpu"),
 }
+# Gauges without resource-time (their samples carry no interval) keep their hourly mean and
+# maximum per series: <F>_sum = sum(<F>), <F>_max = max(<F>), <F>_samples = count(<F>), and no
+# ``interval_seconds``. A node's temperature per sensor: its charts reach past the raw retention.
+SAMPLED_FIELDS = {
+    TEMPERATURE: ("celsius",),
+}
 ROLLUP_SUFFIXES = ("_integral", "_sum", "_max", "_samples")
 
 # Samples of other writers (Telegraf's kubernetes input) carry none of kubemon's resource-time:
@@ -280,6 +286,12 @@ def field_identifier(measurement_name, field_name):
 
 def tag_identifier(measurement_name, tag_name):
     return allowed_identifier(tag_name, measurement(measurement_name).tags)
+
+
+def rollup_marker(measurement_name):
+    """The field every hourly rollup point of the measurement has (what its watermark is read from)."""
+    sampled = SAMPLED_FIELDS.get(measurement_name)
+    return sampled[0] + "_samples" if sampled else "interval_seconds"
 
 
 def source_identifier(measurement_name, policy=RAW_POLICY, database=None):

@@ -4,15 +4,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collectors.rollup import rollup_window
+from collectors.rollup import audit_rollup, rollup_window
 from collectors.tiers import fill_namespace_tier
 from kubemon.redis import get_redis
-from kubemon.timeseries import Point
-from kubemon.timeseries.schema import HOURLY_POLICY, INTEGRAL_FIELDS, NAMESPACE_POLICY, RAW_POLICY
+from kubemon.timeseries import Point, get_store
+from kubemon.timeseries.schema import (
+    HOURLY_POLICY,
+    INTEGRAL_FIELDS,
+    NAMESPACE_POLICY,
+    RAW_POLICY,
+    TEMPERATURE,
+    source_identifier,
+)
 from metrics.catalogue import METRICS
 from metrics.selection import Selection
 from metrics.series import MAX_POINTS, bucket_span, choose_step, metric_series, node_allocatable, node_charts
-from metrics.window import Window
+from metrics.window import Window, to_ns
 from tests.api.test_rollup import varied_usage
 from tests.support.base import (
     BaseTestCase,
@@ -117,6 +124,71 @@ class NodeChartTests(BaseTestCase):
         found = node_allocatable("node-1", self.start + 3 * HOUR)
         self.assertEqual(found, {"cpu_cores": 8.0, "memory_bytes": 32 * 2**30, "gpus": 1.0})
         self.assertEqual(node_allocatable("elsewhere", self.start + 3 * HOUR)["cpu_cores"], None)
+
+
+@uses_store
+class TemperatureRollupTests(BaseTestCase):
+    """Node temperatures in the hourly rollup (mean, maximum and count per sensor and hour), so a
+    node's temperature chart reaches past the raw retention (30 days) as its CPU chart does."""
+
+    def setUp(self):
+        super().setUp()
+        self.start = hours_ago(30)
+        points = node_points("node-1", self.start, 6 * 240)
+        points += [Point(TEMPERATURE, {"node_name": "node-1", "sensor": "gpu0", "source": "node-exporter"},
+                         {"celsius": 55.0 + (i * 7) % 13}, epoch(self.start) + i * 60) for i in range(6 * 60)]
+        write(points)
+        rollup_window(self.start, self.start + 6 * HOUR)
+
+    def hourly(self, policy, columns):
+        statement = (f"SELECT {columns} FROM {source_identifier(TEMPERATURE, policy)} "  # noqa: S608
+                     "WHERE time >= $b AND time < $e GROUP BY time(1h), \"sensor\" fill(none)")
+        found = {}
+        for series in get_store().query(statement, params={"b": to_ns(self.start), "e": to_ns(self.start + 6 * HOUR)},
+                                        epoch="s"):
+            for row in series["values"]:
+                found[(series["tags"]["sensor"], row[0])] = tuple(row[1:])
+        return found
+
+    def test_the_rollup_keeps_each_sensors_hourly_mean_maximum_and_count(self):
+        raw = self.hourly(RAW_POLICY, 'sum("celsius"), max("celsius"), count("celsius")')
+        rolled = self.hourly(HOURLY_POLICY, 'sum("celsius_sum"), max("celsius_max"), sum("celsius_samples")')
+        self.assertEqual(len(raw), 12)  # two sensors, six hours
+        self.assertEqual(rolled.keys(), raw.keys())
+        for key, (total, highest, count) in raw.items():
+            self.assertEqual(rolled[key], pytest.approx((total, highest, count), rel=1e-12), key)
+        self.assertEqual(raw[("gpu0", epoch(self.start))][2], 60)
+
+    def test_an_hourly_temperature_chart_reads_the_rollup_and_gives_the_raw_means(self):
+        window = Window(self.start + timedelta(minutes=20), self.start + timedelta(hours=5, minutes=40))
+        fast = node_charts("node-1", window, ("temperature",), step=3600)["temperature"]
+        slow = node_charts("node-1", window, ("temperature",), step=3600, use_rollup=False)["temperature"]
+        self.assertIn(HOURLY_POLICY, fast.tiers)
+        self.assertEqual(set(fast.lines), {"cpu", "gpu0"})
+        for line in fast.lines:
+            self.assertEqual(fast.lines[line], pytest.approx(slow.lines[line], rel=1e-9), line)
+
+    def test_a_temperature_sixty_days_ago_is_read_from_the_rollup(self):
+        # Beyond the raw retention only the rollup holds it: written as the rollup writes it.
+        hour = hours_ago(60 * 24)
+        write([Point(TEMPERATURE, {"node_name": "node-1", "sensor": "cpu", "source": "push"},
+                     {"celsius_sum": 47.5 * 120, "celsius_max": 61.0, "celsius_samples": 120.0}, epoch(hour))],
+              policy=HOURLY_POLICY)
+        window = Window(hours_ago(90 * 24), hours_ago(0))
+        chart = node_charts("node-1", window, ("temperature",))["temperature"]
+        self.assertIn(HOURLY_POLICY, chart.tiers)
+        at = max(i for i, t in enumerate(chart.times) if t <= epoch(hour))
+        self.assertEqual(chart.lines["cpu"][at], pytest.approx(47.5))
+        self.assertEqual(sum(v is not None for v in chart.lines["cpu"][:at + 1]), 1)
+        # The raw hours of the last days are in the same chart.
+        self.assertTrue(any(v is not None for v in chart.lines["gpu0"]))
+
+    def test_the_audit_finds_a_temperature_that_landed_after_its_hour_was_rolled(self):
+        self.assertEqual(audit_rollup(days=2), [])
+        late = self.start + 2 * HOUR
+        write([Point(TEMPERATURE, {"node_name": "node-1", "sensor": "cpu", "source": "push"},
+                     {"celsius": 90.0}, epoch(late) + 7)])
+        self.assertEqual(audit_rollup(days=2), [late])
 
 
 @uses_store
