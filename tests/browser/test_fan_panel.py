@@ -133,3 +133,50 @@ def test_a_staff_member_switches_the_fan_from_the_panel_and_sees_the_state_chang
         finally:
             browser.close()
     assert not problems, problems
+
+
+def utc(seconds, layout):
+    return time.strftime(layout, time.gmtime(seconds))
+
+
+def test_the_panel_gives_its_times_in_utc_as_the_rest_of_the_portal_whatever_the_browsers_zone(fan_portal):
+    """The override's end, the table of changes and the charts' axis in UTC, labelled so, as every
+    page of the portal gives times (its status lines, chart legends and range forms): a browser
+    five and a half hours ahead of UTC sees the same clock times as the rule's reason says."""
+    from playwright.sync_api import sync_playwright
+
+    url, _ = fan_portal
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(base_url=url, viewport={"width": 1280, "height": 1000}, timezone_id="Asia/Kolkata")
+            assert page.evaluate("new Date().getTimezoneOffset()") == -330  # (the zone took)
+            page.goto("/web/login/?next=/web/fan/")
+            page.fill("input[name=username]", "fan-charlie")
+            page.fill("input[name=password]", PASSWORD)
+            with page.expect_navigation():
+                page.press("input[name=password]", "Enter")
+            page.wait_for_selector("body[data-fan-loaded=true]")
+            page.wait_for_selector("[data-fan-changes] tr")
+            doc = page.request.get("/web/fan/data?range=1h").json()
+            shown = page.locator("[data-fan-changes] tr td:first-child").all_inner_texts()
+            assert shown == [utc(change["time"], "%H:%M:%S") for change in reversed(doc["changes"])]
+            assert page.inner_text("table.fan-changes thead th:first-child") == "Time (UTC)"
+            # The labels drawn on each chart's time axis: UTC clock times inside the hour shown.
+            hour = {utc(t, "%H:%M") for t in range(int(doc["begin"]) - 60, int(doc["end"]) + 120, 60)}
+            for ticks in page.eval_on_selector_all("figure.fan-chart", "figures => figures.map(f => f.dataset.ticks)"):
+                assert ticks and set(ticks.split()) <= hour, (ticks, sorted(hour))
+
+            page.click("[data-fan-action=on]")
+            page.wait_for_selector("[data-fan-state][data-running=on]")
+            until = page.request.get("/web/fan/data?range=1h").json()["status"]["override"]["until"]
+            expected = f"until {utc(until, '%H:%M')} UTC, then auto mode again"
+            assert expected in page.inner_text("[data-fan-override]")
+            page.reload()  # the first render says it as the script does
+            assert expected in page.inner_text("[data-fan-override]")
+            page.wait_for_selector("body[data-fan-loaded=true]")
+            assert expected in page.inner_text("[data-fan-override]")
+            page.click("[data-fan-action=off]")
+            page.wait_for_selector("[data-fan-state][data-running=off]")
+        finally:
+            browser.close()

@@ -9,6 +9,19 @@ const charts = new Map();
 let busy = false;
 
 const $ = (selector) => document.querySelector(selector);
+// Every time on the panel is UTC, as the rest of the portal gives times (its status lines, the
+// charts' legends, the range forms) and as the rule's reason says the override's end: the
+// table of changes, the charts' time axes and the override line alike, whatever the browser's zone.
+const clock = (seconds, length = 8) => new Date(seconds * 1000).toISOString().slice(11, 11 + length);
+const utcDate = (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC");
+
+// The time axis' labels: HH:MM, with seconds when the ticks are closer than a minute. The labels
+// drawn are kept on the figure (data-ticks), as its bands are.
+function timeTicks(u, ticks) {
+  const labels = ticks.map((t) => clock(t, ticks.every((x) => x % 60 === 0) ? 5 : 8));
+  u.root.parentElement.dataset.ticks = labels.join(" ");
+  return labels;
+}
 const csrf = () => $("[data-fan-form] input[name=csrfmiddlewaretoken]").value;
 
 function showStatus(s) {
@@ -28,8 +41,8 @@ function showStatus(s) {
   reason.textContent = o ? "" : s.reason || s.message || "";
   const override = $("[data-fan-override]");
   override.hidden = !o;
-  // UTC, as the page's first render and the rule's reason give it (web/fan.py override_until)
-  const until = o && o.until ? ` until ${new Date(o.until * 1000).toISOString().slice(11, 16)} UTC, then auto mode again` : "";
+  // as the page's first render and the rule's reason give it (web/fan.py override_until)
+  const until = o && o.until ? ` until ${clock(o.until, 5)} UTC, then auto mode again` : "";
   override.textContent = o ? `Manual ${o.running ? "on" : "off"} by ${o.by}${until}` : "";
   const error = $("[data-fan-error]");
   const problems = [host.ok === false ? s.message : "", s.warning || ""].filter(Boolean);
@@ -102,9 +115,10 @@ function drawCharts(doc) {
       // The figure's own width: the grid gives each node a column of the panel.
       entry.plot = new uPlot({
         width: Math.max(figure.clientWidth, 240), height: 180,
+        tzDate: utcDate,
         scales: { x: { time: true }, y: { range: () => [bottom, top] } },
         series: [{}, { label: "°C", stroke: "#c62828", width: 2, spanGaps: false }],
-        axes: [{}, { values: (u, ticks) => ticks.map((t) => `${t} °C`), size: 56 }],
+        axes: [{ values: timeTicks }, { values: (u, ticks) => ticks.map((t) => `${t} °C`), size: 56 }],
         legend: { show: false },
         plugins: [bandsPlugin(() => entry.bands, () => [[status.maxTemperature, "#c62828"], [status.minTemperature, "#1e63c6"]])],
       }, data, figure);
@@ -121,7 +135,7 @@ function drawChanges(doc) {
   const body = $("[data-fan-changes]");
   body.replaceChildren(...doc.changes.slice().reverse().map((c) => {
     const row = document.createElement("tr");
-    for (const text of [new Date(c.time * 1000).toLocaleTimeString(), c.running ? "on" : "off",
+    for (const text of [clock(c.time), c.running ? "on" : "off",
       `${Math.round(c.speed * 100)} %`, c.mode, c.reason]) {
       const cell = document.createElement("td");
       cell.textContent = text;
