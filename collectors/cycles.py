@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from collectors import gpu as gpu_collector
 from collectors import inventory, rollup, shards, snapshot, tiers
 from collectors.failures import influxdb_failure, redis_failure
-from collectors.gpulatest import remember_gpus
+from collectors.gpulatest import gpu_entries, remember_entries, remember_gpus
 from collectors.kube import get_kube, get_pod_watch
 from collectors.kubeerrors import KubeConfigError, KubeError
 from collectors.podspec import index_pods
@@ -277,26 +277,53 @@ def _inventory(report, kube, store, redis, pod_watch=None):
     record_inventory(redis, nodes, inventory.namespace_labels(namespaces_raw))
 
 
-def _gpu(report, kube, store, redis, pod_watch=None):
-    nodes_raw = kube.list_nodes()
-    exporters = gpu_collector.exporters_from_nodes(nodes_raw, settings.GPU_EXPORTER_URLS)
+def _own_watch(kwargs):
+    """Whether a cycle run with ``kwargs`` takes the worker's pod watch when it reads pods: on the
+    worker's own client and unless the caller passed a watch (``pod_watch=False``: list)."""
+    return kwargs.get("kube") is None and kwargs.get("pod_watch") is None
+
+
+def _gpu(report, kube, store, redis, pod_watch=None, own_watch=False, shard=None, exporters=None, stamp=None,
+         keep=None, pods=None):
+    """The GPU cycle over every exporter, or over one shard's (``shard``, collectors/shards.py,
+    with the dispatch's ``exporters`` and slot ``stamp``): then with the shard's own sampling
+    state, and the GPUs' latest values left to the shard that completes the cycle (``keep``).
+
+    The pod index is read only when some GPU has no pod labels, and only then is the worker's
+    watch started (``own_watch``); ``pods``: a callable giving the index, when the caller has one."""
+    if exporters is None:
+        exporters = gpu_collector.exporters_from_nodes(kube.list_nodes(), settings.GPU_EXPORTER_URLS)
+    name = shard.name if shard is not None else "gpu"
     schedule = _schedule("gpu")
-    sampling = load_sampling(redis, store, "gpu", cap_seconds=settings.COLLECT_GAP_LIMIT_SECONDS,
-                             nominal_seconds=schedule)
+    sampling = load_sampling(redis, store, name, cap_seconds=settings.COLLECT_GAP_LIMIT_SECONDS,
+                             nominal_seconds=schedule, kind="gpu")
     # Most exporters put no time on their samples: they get the cycle's slot, so that a rerun rewrites them.
-    stamp = source_slot(redis, schedule)
+    if stamp is None:
+        stamp = source_slot(redis, schedule)
+    elif sampling.cycles and stamp < sampling.cycles[-1]:
+        # A shard started after a later cycle's same shard (queued late, or redelivered late):
+        # that one's samples cover this one's time. Sampled at this older slot, every series
+        # would look like a source clock stepping back and start again, charging its time twice.
+        log.warning("%s cycle skipped: a later cycle's shard has sampled its GPUs already", name)
+        report.skipped = True
+        return
+    if pods is None:
+        def pods():
+            return _pod_index(kube, get_pod_watch() if pod_watch is None and own_watch else pod_watch, report)
     started = time.perf_counter()
     # GPUs without pod labels (Jetson, DCGM outside Kubernetes mode) go to the pod that requests them.
-    points, errors = gpu_collector.collect_gpu(exporters, sampling, stamp,
-                                               pods=lambda: _pod_index(kube, pod_watch, report))
+    points, errors = gpu_collector.collect_gpu(exporters, sampling, stamp, pods=pods)
     report.seconds["scrape"] = time.perf_counter() - started
     if errors:
         report.error = "; ".join(errors)
-    sampling.begin(redis, name="gpu")
+    sampling.begin(redis, name=name)
     # The live snapshot shows the last values (before _write empties the list); a few cycles later they expire.
-    remember_gpus(redis, points, ttl_seconds=schedule * 4)
+    if shard is None:
+        remember_gpus(redis, points, ttl_seconds=schedule * 4)
+    elif keep is not None:
+        keep["gpus"] = gpu_entries(points)
     _write(store, points, report)
-    sampling.save(redis, stamp, name="gpu")
+    sampling.save(redis, stamp, name=name)
 
 
 def _rollup(report, kube, store, redis, pod_watch=None):
@@ -347,19 +374,30 @@ def _usage_dispatch(report, kube, store, redis, pod_watch=None, dispatch=None, o
         return _usage(report, kube, store, redis, pod_watch, node_names=node_names, pods=pods)
     report.name = "usage/dispatch"
     planned, missing = shards.plan(redis, node_names, count)
-    report.points = {"shards": count}
-    if missing:
-        # The previous cycle never finished: its report is this one, naming the shards it lacks.
-        report.error = f"the previous usage cycle's shards {', '.join(missing)} did not report"
-        save_cycle_report(redis, "usage", {"name": "usage", "ok": False, "skipped": False, "failure": "shards",
-                                           "error": report.error, "missing_shards": missing, "points": {},
-                                           "seconds": {}, "shards": {"count": count, "missing": missing}})
+    _start_sharded(redis, report, "usage", count, missing)
     if dispatch is not None:
         dispatch(planned)
         return
+    _sum_shards(report, [run_usage_shard(shard, pods=pods, kube=kube, store=store, redis=redis,
+                                         pod_watch=pod_watch or False) for shard in planned])
+
+
+def _start_sharded(redis, report, kind, count, missing):
+    """The dispatch's report; when the previous cycle never finished, its report is this one,
+    naming the shards it lacks."""
+    report.points = {"shards": count}
+    if missing:
+        report.error = f"the previous {kind} cycle's shards {', '.join(missing)} did not report"
+        save_cycle_report(redis, kind, {"name": kind, "ok": False, "skipped": False, "failure": "shards",
+                                        "error": report.error, "missing_shards": missing, "points": {},
+                                        "seconds": {}, "shards": {"count": count, "missing": missing}})
+
+
+def _sum_shards(report, parts):
+    """The report of a dispatch that ran its shards here, one after the other (``collect --once``)."""
     errors = []
-    for shard in planned:
-        part = run_usage_shard(shard, pods=pods, kube=kube, store=store, redis=redis, pod_watch=pod_watch or False)
+    for part in parts:
+        shard_label = part.name.partition("/")[2]
         for measurement, value in part.points.items():
             report.points[measurement] = report.points.get(measurement, 0) + value
         report.write.merge(part.write)
@@ -368,11 +406,45 @@ def _usage_dispatch(report, kube, store, redis, pod_watch=None, dispatch=None, o
             if phase != "total":  # the dispatch's own total covers the shards run here
                 report.seconds[phase] = report.seconds.get(phase, 0.0) + seconds
         if part.skipped or not part.ok:
-            errors.append(f"shard {shard.label}: {part.error or 'skipped'}")
+            errors.append(f"shard {shard_label}: {part.error or 'skipped'}")
             report.failure = report.failure or part.failure
+        elif part.error:
+            errors.append(part.error)  # a GPU shard's exporters that failed: not a failed shard
     if errors:
-        report.ok = False
+        report.ok = all(part.ok and not part.skipped for part in parts)
         report.error = "; ".join(errors)
+
+
+def _gpu_dispatch(report, kube, store, redis, pod_watch=None, dispatch=None, own_watch=False):
+    """The GPU cycle's exporters split into shards as the usage cycle's nodes (by the same
+    ``COLLECT_USAGE_SHARDS``, counting exporters), each keyed by its node (a configured URL
+    without one by itself), and handed to ``dispatch`` with the cycle's slot, or run here one
+    after the other. Every shard stamps the GPUs of this cycle on that one slot, so a shard run
+    late or redelivered rewrites its own points of this cycle."""
+    exporters = gpu_collector.exporters_from_nodes(kube.list_nodes(), settings.GPU_EXPORTER_URLS)
+    count = shards.shard_count(len(exporters))
+    if count == 1:
+        return _gpu(report, kube, store, redis, pod_watch, own_watch, exporters=exporters)
+    report.name = "gpu/dispatch"
+    by_key = {}
+    for exporter in exporters:
+        by_key.setdefault(exporter.node or exporter.url, []).append(exporter)
+    planned, missing = shards.plan(redis, list(by_key), count, kind="gpu")
+    stamp = source_slot(redis, _schedule("gpu"))
+    _start_sharded(redis, report, "gpu", count, missing)
+    work = [(shard, [exporter for key in shard.nodes for exporter in by_key[key]]) for shard in planned]
+    if dispatch is not None:
+        dispatch(work, stamp)
+        return
+    index = {}
+
+    def pods():  # one pod index for the shards run here, read only if a GPU needs it
+        if "pods" not in index:
+            index["pods"] = _pod_index(kube, pod_watch, report)
+        return index["pods"]
+
+    _sum_shards(report, [run_gpu_shard(shard, part, stamp, pods=pods, kube=kube, store=store, redis=redis,
+                                       pod_watch=pod_watch or False) for shard, part in work])
 
 
 def run_usage_cycle(dispatch=None, **kwargs):
@@ -382,8 +454,7 @@ def run_usage_cycle(dispatch=None, **kwargs):
     if dispatch is None:  # the shards run here, on one pod index
         return _run("usage", _usage_dispatch, needs=("kube", "pods"), **kwargs)
     # The worker's watch only if this task runs the cycle itself (one shard) on the worker's client.
-    own_watch = kwargs.get("kube") is None and kwargs.get("pod_watch") is None
-    return _run("usage", functools.partial(_usage_dispatch, dispatch=dispatch, own_watch=own_watch),
+    return _run("usage", functools.partial(_usage_dispatch, dispatch=dispatch, own_watch=_own_watch(kwargs)),
                 needs=("kube",), **kwargs)
 
 
@@ -425,8 +496,32 @@ def run_inventory_cycle(**kwargs):
     return _run("inventory", _inventory, needs=("kube", "pods"), **kwargs)
 
 
-def run_gpu_cycle(**kwargs):
-    return _run("gpu", _gpu, needs=("kube", "pods"), **kwargs)
+def run_gpu_cycle(dispatch=None, **kwargs):
+    """The GPU cycle, sharded as the usage cycle (``COLLECT_USAGE_SHARDS``; ``dispatch(work, stamp)``
+    sends ``[(Shard, its exporters)]``). It reads the pod index only when a GPU has no pod labels."""
+    if settings.COLLECT_USAGE_SHARDS == 1:
+        return _run("gpu", functools.partial(_gpu, own_watch=_own_watch(kwargs)), needs=("kube",), **kwargs)
+    body = functools.partial(_gpu_dispatch, dispatch=dispatch, own_watch=_own_watch(kwargs))
+    return _run("gpu", body, needs=("kube",), **kwargs)
+
+
+def run_gpu_shard(shard, exporters, stamp, pods=None, **kwargs):
+    """One shard of a sharded GPU cycle over ``exporters`` at slot ``stamp``; the shard that
+    completes the cycle saves its report and the GPUs' latest values."""
+    keep = {}
+    body = functools.partial(_gpu, own_watch=_own_watch(kwargs), shard=shard, exporters=list(exporters),
+                             stamp=stamp, keep=keep, pods=pods)
+    report = _run(shard.name, body, needs=("kube",), **kwargs)
+    redis = kwargs.get("redis") or get_redis()
+    try:
+        entries = shards.report_shard(redis, shard, report.as_dict(), gpus=keep.get("gpus"))
+        if entries is not None:
+            merged = shards.merge_reports(entries, shard.count, name="gpu")
+            remember_entries(redis, shards.merged_gpus(entries), ttl_seconds=_schedule("gpu") * 4)
+            save_cycle_report(redis, "gpu", merged)
+    except RedisError as exc:
+        _fail(report, "redis", redis_failure(exc, redis))
+    return report
 
 
 def run_rollup_cycle(**kwargs):

@@ -19,6 +19,16 @@ _FIELDS = (("utilization_percent", "util"), ("memory_used_bytes", "memory_used")
 
 def remember_gpus(redis, points, ttl_seconds):
     """Keep the ``gpu`` points' latest values: ``[{node, gpu, namespace, pod, util, memory_used, ...}]``."""
+    remember_entries(redis, gpu_entries(points), ttl_seconds)
+
+
+def remember_entries(redis, entries, ttl_seconds):
+    """Keep ``gpu_entries`` (a sharded GPU cycle's, every shard's together) as the latest values."""
+    redis.set(LATEST_KEY, orjson.dumps(entries), ex=max(1, int(ttl_seconds)))
+
+
+def gpu_entries(points):
+    """The latest values of the ``gpu`` points, as ``remember_gpus`` keeps them."""
     entries = []
     for point in points:
         if point.measurement != GPU:
@@ -30,7 +40,7 @@ def remember_gpus(redis, points, ttl_seconds):
             if fields.get(name) is not None:
                 entry[key] = fields[name]
         entries.append(entry)
-    redis.set(LATEST_KEY, orjson.dumps(entries), ex=max(1, int(ttl_seconds)))
+    return entries
 
 
 def latest_gpus(redis):

@@ -8,6 +8,7 @@ from celery import group, shared_task
 from django.conf import settings
 
 from collectors import cycles
+from collectors.gpu import Exporter
 from collectors.shards import Shard
 
 
@@ -16,12 +17,16 @@ def collect_usage():
     return cycles.run_usage_cycle(dispatch=_dispatch_shards).as_dict()
 
 
+def _expires(cycle):
+    """A shard not started within four of its cycle's intervals is dropped (the next cycle's shard
+    covers its nodes' time, as after any failed cycle)."""
+    return max(settings.COLLECT_SCHEDULE.get(cycle) or 15.0, 1.0) * 4
+
+
 def _dispatch_shards(planned):
-    """One task per shard, as a group; a shard not started within a few cycles is dropped (the
-    next cycle's shard covers its nodes' time, as after any failed cycle)."""
-    expires = max(settings.COLLECT_SCHEDULE.get("usage") or 15.0, 1.0) * 4
+    """One task per shard, as a group."""
     group(collect_usage_shard.si(s.cycle, s.index, s.count, list(s.nodes)) for s in planned).apply_async(
-        expires=expires)
+        expires=_expires("usage"))
 
 
 # Acks late and rejected when its worker dies (the settings' defaults, said again because a lost
@@ -39,7 +44,21 @@ def collect_inventory():
 
 @shared_task(name="collectors.tasks.collect_gpu", ignore_result=True)
 def collect_gpu():
-    return cycles.run_gpu_cycle().as_dict()
+    return cycles.run_gpu_cycle(dispatch=_dispatch_gpu_shards).as_dict()
+
+
+def _dispatch_gpu_shards(work, stamp):
+    """One task per GPU shard, as a group, each with its exporters and the cycle's slot."""
+    group(collect_gpu_shard.si(s.cycle, s.index, s.count, list(s.nodes), [[e.url, e.kind, e.node] for e in part],
+                               stamp) for s, part in work).apply_async(expires=_expires("gpu"))
+
+
+# As collect_usage_shard: a GPU shard whose worker dies comes back and rewrites its own points on the same slot.
+@shared_task(name="collectors.tasks.collect_gpu_shard", ignore_result=True, acks_late=True,
+             reject_on_worker_lost=True)
+def collect_gpu_shard(cycle, index, count, nodes, exporters, stamp):
+    return cycles.run_gpu_shard(Shard(cycle, index, count, tuple(nodes), "gpu"),
+                                [Exporter(*exporter) for exporter in exporters], stamp).as_dict()
 
 
 @shared_task(name="collectors.tasks.rollup_hourly", ignore_result=True)

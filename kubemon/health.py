@@ -84,23 +84,26 @@ def cluster_status():
 
 
 def collection_status():
-    """The sharded usage cycle's layout and the shards its previous cycle never heard from
-    (collectors/shards.py); ``{}`` when the cycle is not sharded."""
+    """The sharded usage and GPU cycles' layouts and the shards their previous cycles never heard
+    from (collectors/shards.py); ``{}`` when neither cycle is sharded."""
     import orjson
 
     from kubemon import keys
     from kubemon.redis import get_redis
 
     try:
-        raw = get_redis().get(keys.USAGE_SHARDS)
+        raws = get_redis().mget(keys.USAGE_SHARDS, keys.GPU_SHARDS)
     except Exception as exc:  # noqa: BLE001
         return {"status": "unknown", "detail": str(exc)}
-    if not raw:
-        return {}
-    last = orjson.loads(raw)
-    missing = last.get("previous_missing") or []
-    return {"usage": {"shards": last["count"], "dispatched": last["time"], "missing_shards": missing,
-                      "status": "incomplete" if missing else "ok"}}
+    status = {}
+    for kind, raw in zip(("usage", "gpu"), raws, strict=True):
+        if not raw:
+            continue
+        last = orjson.loads(raw)
+        missing = last.get("previous_missing") or []
+        status[kind] = {"shards": last["count"], "dispatched": last["time"], "missing_shards": missing,
+                        "status": "incomplete" if missing else "ok"}
+    return status
 
 
 def dependency_report():

@@ -219,8 +219,9 @@ COLLECT_SCHEDULE = {
 # a worker restart is charged from the sample after it, and reported as a gap; the time beyond is
 # not charged but reported as unobserved (docs/api.md, "Coverage").
 COLLECT_GAP_LIMIT_SECONDS = env_float("COLLECT_GAP_LIMIT_SECONDS", 300.0)
-# The usage cycle's shards, one Celery task each (collectors/shards.py, docs/operations.md): 1 is one
-# task; 0 is one shard per COLLECT_USAGE_NODES_PER_SHARD nodes, rounded up to a power of two.
+# The usage and GPU cycles' shards, one Celery task each (collectors/shards.py, docs/operations.md): 1
+# is one task; 0 is one shard per COLLECT_USAGE_NODES_PER_SHARD nodes (GPU exporters), rounded up to
+# a power of two.
 COLLECT_USAGE_SHARDS = env_int("COLLECT_USAGE_SHARDS", 0)
 COLLECT_USAGE_NODES_PER_SHARD = env_int("COLLECT_USAGE_NODES_PER_SHARD", 250)
 COLLECT_TASKS = {

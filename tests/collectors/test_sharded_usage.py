@@ -15,6 +15,7 @@ from collectors.timeutil import epoch_seconds
 from kubemon import keys
 from kubemon.cluster import get_cycle_report
 from kubemon.openhour import open_hour
+from tests.support.simulator import as_worker
 
 pytestmark = pytest.mark.django_db
 SCENARIO = {"seed": 11, "nodes": 6, "pods": 48}
@@ -253,16 +254,11 @@ def test_collect_once_honours_the_shard_setting(make_simulator, store, redis_db,
 
 def test_the_celery_dispatch_starts_no_pod_watch_and_only_what_reads_pods_does(make_simulator, store, redis_db,
                                                                               settings):
-    from collectors import kube as kube_module
-
     simulator = make_simulator(**SCENARIO)
     simulator.advance(15)
-    settings.KUBECONFIG = simulator.kubeconfig
-    settings.KUBERNETES_POD_WATCH = True
     settings.COLLECT_USAGE_SHARDS = 3
     sent = []
-    kube_module.reset_kube()
-    try:
+    with as_worker(simulator, settings) as kube_module:
         # The beat's task on the worker's own client: it lists the nodes and sends the shards.
         report = cycles.run_usage_cycle(store=store, redis=redis_db, dispatch=sent.extend)
         assert report.ok and report.name == "usage/dispatch" and len(sent) == 3
@@ -278,5 +274,3 @@ def test_the_celery_dispatch_starts_no_pod_watch_and_only_what_reads_pods_does(m
         report = cycles.run_usage_cycle(store=store, redis=redis_db, dispatch=sent.extend)
         assert report.ok and report.name == "usage" and report.pods_from == "watch"
         assert len(sent) == 3 and len(kube_module._pod_watches) == 1
-    finally:
-        kube_module.reset_kube()

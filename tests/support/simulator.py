@@ -1,5 +1,6 @@
 """The simulated cluster as a test fixture: a subprocess on a manual clock."""
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -78,3 +79,19 @@ def make_simulator(tmp_path):
     yield make
     for simulator in started:
         simulator.stop()
+
+
+@contextlib.contextmanager
+def as_worker(simulator, settings):
+    """Run cycles on a worker's own client of ``simulator`` (``collectors.kube.get_kube``, and the
+    pod watch it starts on first use, KUBERNETES_POD_WATCH on); yields ``collectors.kube`` so that
+    a test can see which watches were started. Both are reset after."""
+    from collectors import kube as kube_module
+
+    settings.KUBECONFIG = simulator.kubeconfig
+    settings.KUBERNETES_POD_WATCH = True
+    kube_module.reset_kube()
+    try:
+        yield kube_module
+    finally:
+        kube_module.reset_kube()
