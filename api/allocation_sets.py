@@ -2,7 +2,7 @@
 
 One set per step window (``build_set``): every group's resource-time comes from
 ``metrics.allocation.allocate`` at the finest grain the ``aggregate`` needs (namespace,
-namespace × node, or pod), is priced with the price list in force for the namespace's tenant
+namespace × node, controller, or pod), is priced with the price list in force for the namespace's tenant
 (``api.allocation_costs``), then summed into the rows the ``aggregate`` names, as OpenCost
 names them: values joined with ``/``, ``__unallocated__`` for a row without the property (a pod
 without a controller, a namespace no tenant owns under ``aggregate=tenant``), ``__idle__`` for
@@ -39,8 +39,11 @@ def base_grouping(aggregate, by_node=False):
     """The ``metrics.allocation`` grouping an ``aggregate`` needs, and whether pods' nodes are needed."""
     names = set(aggregate or DEFAULT_AGGREGATE)
     node = "node" in names or by_node
-    if names & POD_LEVEL:
+    if names & POD_LEVEL and ("pod" in names or node):
         return "pod", node
+    if names & POD_LEVEL:
+        # Per controller: its tier answers where the pod detail is gone (metrics.controllers).
+        return "controller", False
     return ("namespace_node" if node else "namespace"), False
 
 
@@ -92,6 +95,8 @@ def _properties(context, grouping, key, pods):
         for name in ("node", "controller", "controllerKind"):
             if pod.get(name):
                 props[name] = pod[name]
+    elif grouping == "controller" and key[2]:
+        props["controllerKind"], props["controller"] = key[1], key[2]
     return props
 
 

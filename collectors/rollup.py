@@ -23,22 +23,30 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from kubemon import keys
+from kubemon.owners import controller_of
 from kubemon.timeseries import Point, get_store
 from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_day, floor_hour
 from kubemon.timeseries.schema import (
     CONTAINER,
+    CONTROLLER_DAILY_POLICY,
+    CONTROLLER_POLICY,
+    CONTROLLER_TAGS,
+    GPU,
     HOURLY_POLICY,
     INTEGRAL_FIELDS,
     MAX_FIELDS,
     MEASUREMENTS,
     NAMESPACE_DAILY_POLICY,
     NAMESPACE_POLICY,
+    POD,
     POD_DAILY_POLICY,
     RAW_POLICY,
     SAMPLED_FIELDS,
     SPACING_CAP_SECONDS,
     SUMMED_FIELDS,
     UNKNOWN_SUFFIX,
+    controller_tag_identifier,
+    field_identifier,
     quote_identifier,
     source_identifier,
     tag_identifier,
@@ -108,23 +116,29 @@ def rollup_window(start, end, store=None, now=None):
         written[measurement] = series[0]["values"][0][1] if series else 0
         fill_foreign(store, measurement, start, end)
     roll_namespaces(start, end, store)
+    roll_controllers(start, end, store)
     reroll_ended_days(start, end, now or datetime.now(UTC), store)
     return written
+
+
+def tier_columns(measurement):
+    """``[(column, "sum" or "max")]``: the hourly rollup's columns and how a tier combines them
+    over series (maxima of maxima), ``_unknown`` counts included."""
+    columns = []
+    for name in INTEGRAL_FIELDS.get(measurement, ()):
+        columns += [(name + suffix, "sum") for suffix in ("_integral", "_sum", "_samples")]
+        columns.append((name + "_max", "max"))
+    columns += [(name, "sum") for name in SUMMED_FIELDS.get(measurement, ())]
+    columns += [(term[0] + UNKNOWN_SUFFIX, "sum") for term in foreign_terms(measurement)]
+    columns.append(("interval_seconds", "sum"))
+    return columns
 
 
 def namespace_select(measurement):
     """The namespace tier's aggregate list: the hourly rollup's columns summed over the series
     of a namespace (maxima of maxima), ``_unknown`` counts included."""
     q = quote_identifier
-    parts = []
-    for name in INTEGRAL_FIELDS.get(measurement, ()):
-        parts += [f"sum({q(name + suffix)}) AS {q(name + suffix)}" for suffix in ("_integral", "_sum", "_samples")]
-        parts.append(f"max({q(name + '_max')}) AS {q(name + '_max')}")
-    parts += [f"sum({q(name)}) AS {q(name)}" for name in SUMMED_FIELDS.get(measurement, ())]
-    unknown = [term[0] + UNKNOWN_SUFFIX for term in foreign_terms(measurement)]
-    parts += [f"sum({q(name)}) AS {q(name)}" for name in unknown]
-    parts.append(f"sum({q('interval_seconds')}) AS {q('interval_seconds')}")
-    return ", ".join(parts)
+    return ", ".join(f"{how}({q(name)}) AS {q(name)}" for name, how in tier_columns(measurement))
 
 
 def _roll_tier(store, source, target, start, end, bucket, tags=("namespace",)):
@@ -152,6 +166,113 @@ def roll_namespaces(start, end, store=None):
     # namespace_select's columns sum (and take maxima of) themselves: it reads its own output as well.
     _roll_tier(store, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, floor_day(start),
                floor_day(end - timedelta(microseconds=1)) + DAY, "1d")
+    return written
+
+
+# The controller tier (``kubemon.timeseries.tiers``): a pod's controller is its newest owner
+# reference in the raw ``kubernetes_pod`` points from a day before the hours rolled to an hour
+# after them. Late data can only land within the raw retention, so a re-rolled hour finds its
+# pods' owners as its first roll did; a pod never seen by the inventory is summed with no
+# controller (read as ``__unallocated__``, as from pod detail).
+OWNER_LOOKBACK = DAY
+OWNER_LOOKAHEAD = HOUR
+# Tags the controller tier keeps besides CONTROLLER_TAGS: the GPU's model, which the allocation
+# shares a controller's GPU-seconds by.
+CONTROLLER_EXTRA_TAGS = {GPU: ("model_name",)}
+
+
+def _ns_params(start, end):
+    return {"start": int(start.timestamp()) * 10**9, "end": int(end.timestamp()) * 10**9}
+
+
+def pod_controllers(start, end, store=None):
+    """``{(namespace, pod): (controllerKind, controller)}`` of the pods the inventory saw around [start, end)."""
+    store = store or get_store()
+    group = ", ".join(tag_identifier(POD, tag) for tag in ("namespace", "pod_name"))
+    statement = (
+        f"SELECT {field_identifier(POD, 'owner_kind')}, {field_identifier(POD, 'owner_name')} "  # noqa: S608  (whitelisted identifiers; values are bound)
+        f"FROM {source_identifier(POD, RAW_POLICY)} WHERE time >= $start AND time < $end "
+        f"GROUP BY {group} ORDER BY time DESC LIMIT 1"
+    )
+    found = {}
+    for series in store.query(statement, params=_ns_params(start - OWNER_LOOKBACK, end + OWNER_LOOKAHEAD)):
+        tags = series.get("tags") or {}
+        row = dict(zip(series["columns"], series["values"][0], strict=True))
+        found[(tags.get("namespace", ""), tags.get("pod_name", ""))] = controller_of(
+            row.get("owner_kind") or "", row.get("owner_name") or "")
+    return found
+
+
+def _controller_points(store, measurement, start, end, owners):
+    """The controller tier's points of [start, end): the hourly rollup per pod summed per controller."""
+    extra = CONTROLLER_EXTRA_TAGS.get(measurement, ())
+    pod_tags = ("namespace", "pod_name", *extra)
+    group = ", ".join(tag_identifier(measurement, tag) for tag in pod_tags)
+    rows = _by_series_hour(store.query(
+        f"SELECT {namespace_select(measurement)} FROM {source_identifier(measurement, HOURLY_POLICY)} "  # noqa: S608
+        f"WHERE time >= $start AND time < $end GROUP BY time(1h), {group} fill(none)",
+        params=_ns_params(start, end), epoch="s"))
+    how = dict(tier_columns(measurement))
+    groups = {}
+    for (tags, hour), row in rows.items():
+        tags = dict(tags)
+        kind, name = owners.get((tags.get("namespace", ""), tags.get("pod_name", "")), ("", ""))
+        key = (tags.get("namespace", ""), kind, name, *(tags.get(t, "") for t in extra), hour)
+        fields = groups.setdefault(key, {})
+        for column, value in row.items():
+            if column == "time" or value is None:
+                continue
+            value = float(value)
+            if column not in fields:
+                fields[column] = value
+            elif how.get(column) == "max":
+                fields[column] = max(fields[column], value)
+            else:
+                fields[column] += value
+    names = (*CONTROLLER_TAGS, *extra)
+    return {key: fields for key, fields in groups.items() if fields}, names
+
+
+def _stale_keys(store, measurement, start, end, names):
+    """The (tags..., hour) keys of the controller tier's points in [start, end) as they are now."""
+    group = ", ".join(controller_tag_identifier(measurement, tag) for tag in names)
+    found = _by_series_hour(store.query(
+        f"SELECT count({quote_identifier('interval_seconds')}) AS n "  # noqa: S608  (whitelisted identifiers)
+        f"FROM {source_identifier(measurement, CONTROLLER_POLICY)} "
+        f"WHERE time >= $start AND time < $end GROUP BY time(1h), {group} fill(none)",
+        params=_ns_params(start, end), epoch="s"))
+    return {(*(dict(tags).get(t, "") for t in names), hour) for tags, hour in found}
+
+
+def roll_controllers(start, end, store=None):
+    """Write the controller tier of the hours in [start, end) from their hourly rollup and their
+    pods' owners (``pod_controllers``), then its daily tier of the UTC days they touch; returns
+    the hourly points written. Idempotent: re-rolling an hour rewrites its points, and a point
+    of a group the hour no longer has (a pod whose owner was found later) is rewritten as zeros."""
+    store = store or get_store()
+    start, end = floor_hour(start), floor_hour(end - timedelta(microseconds=1)) + HOUR
+    owners = pod_controllers(start, end, store)
+    written = 0
+    for measurement in NAMESPACE_MEASUREMENTS:
+        groups, names = _controller_points(store, measurement, start, end, owners)
+        zeros = {column: 0.0 for column, _ in tier_columns(measurement) if not column.endswith(UNKNOWN_SUFFIX)}
+        for key in _stale_keys(store, measurement, start, end, names) - set(groups):
+            groups[key] = zeros
+        points = [Point(measurement, {t: v for t, v in zip(names, key, strict=False) if v}, fields, key[-1])
+                  for key, fields in sorted(groups.items())]
+        if points:
+            store.write(points, policy=CONTROLLER_POLICY, precision="s")
+        written += len(points)
+    first, last = floor_day(start), floor_day(end - timedelta(microseconds=1)) + DAY
+    params = {"start": first.isoformat().replace("+00:00", "Z"), "end": last.isoformat().replace("+00:00", "Z")}
+    for measurement in NAMESPACE_MEASUREMENTS:
+        names = (*CONTROLLER_TAGS, *CONTROLLER_EXTRA_TAGS.get(measurement, ()))
+        group = ", ".join(controller_tag_identifier(measurement, tag) for tag in names)
+        store.query(
+            f"SELECT {namespace_select(measurement)} "  # noqa: S608  (whitelisted identifiers; values are bound)
+            f"INTO {source_identifier(measurement, CONTROLLER_DAILY_POLICY)} "
+            f"FROM {source_identifier(measurement, CONTROLLER_POLICY)} "
+            f"WHERE time >= $start AND time < $end GROUP BY time(1d), {group}", params=params)
     return written
 
 

@@ -1,10 +1,11 @@
-"""Filling the namespace and pod tiers over the hours the hourly rollup held before they existed.
+"""Filling the namespace, controller and pod tiers over the hours the hourly rollup held before they existed.
 
 Each rollup writes the namespace tier of the hours it sums (``collectors.rollup.roll_namespaces``);
 the hours rolled up before kubemon had the tier (or before Redis lost the marker) are filled here,
 a few days per rollup run, newest first. The marker ``NAMESPACE_TIER_SINCE``
 (``kubemon.timeseries.tiers``) moves back after each chunk is written, so readers use the tier
-exactly where it is whole; once no hourly data is older than the marker, it stays put, and
+exactly where it is whole (the controller tier's marker, ``CONTROLLER_TIER_SINCE``, likewise);
+once no hourly data is older than the marker, it stays put, and
 ``NAMESPACE_TIER_FILLED`` says so, so that later runs do not look again. (Whatever writes hourly
 points older than the marker later, such as an import of history, rolls their namespaces itself.)
 """
@@ -12,14 +13,16 @@ points older than the marker later, such as an import of history, rolls their na
 import logging
 from datetime import timedelta
 
-from collectors.rollup import roll_namespaces, roll_pod_days
+from collectors.rollup import roll_controllers, roll_namespaces, roll_pod_days
 from kubemon import keys
 from kubemon.timeseries import get_store
 from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_day, floor_hour
 from kubemon.timeseries.schema import CONTAINER, HOURLY_POLICY, field_identifier, source_identifier
 from kubemon.timeseries.tiers import (
+    controller_tier_since,
     namespace_tier_since,
     pod_tier_span,
+    set_controller_tier_since,
     set_namespace_tier_since,
     set_pod_tier_span,
 )
@@ -39,33 +42,47 @@ def _hourly_before(store, moment):
     return bool(store.query(statement, params={"before": int(moment.timestamp()) * 10**9}))
 
 
+def _fill_backwards(redis, now, store, days, get_since, set_since, filled_key, roll, tier):
+    since = get_since(redis)
+    if since is None:
+        since = floor_hour(now) - HOUR * ROLLUP_RECOMPUTED_HOURS
+        set_since(redis, since)
+    filled = redis.get(filled_key)
+    if filled is not None and int(filled) == int(since.timestamp()):
+        return since  # done: asking InfluxDB again every run would scan the whole hourly rollup
+    spent = timedelta(0)
+    while spent < DAY * days:
+        if not _hourly_before(store, since):
+            redis.set(filled_key, int(since.timestamp()))
+            break
+        start = since - DAY * DAYS_PER_STATEMENT
+        roll(start, since, store=store)
+        since = start
+        set_since(redis, since)
+        spent += DAY * DAYS_PER_STATEMENT
+    if spent:
+        log.info("the %s tier now reaches back to %s", tier, since.isoformat())
+    return since
+
+
 def fill_namespace_tier(redis, now, store=None, days=DAYS_PER_RUN):
     """Fill up to ``days`` more days of the namespace tier before its marker; returns the marker.
 
     Call it after ``rollup_recent``: on a first run the marker is set to the oldest hour that
     run summed, since every hour after it has just been written to the tier.
     """
-    store = store or get_store()
-    since = namespace_tier_since(redis)
-    if since is None:
-        since = floor_hour(now) - HOUR * ROLLUP_RECOMPUTED_HOURS
-        set_namespace_tier_since(redis, since)
-    filled = redis.get(keys.NAMESPACE_TIER_FILLED)
-    if filled is not None and int(filled) == int(since.timestamp()):
-        return since  # done: asking InfluxDB again every run would scan the whole hourly rollup
-    spent = timedelta(0)
-    while spent < DAY * days:
-        if not _hourly_before(store, since):
-            redis.set(keys.NAMESPACE_TIER_FILLED, int(since.timestamp()))
-            break
-        start = since - DAY * DAYS_PER_STATEMENT
-        roll_namespaces(start, since, store=store)
-        since = start
-        set_namespace_tier_since(redis, since)
-        spent += DAY * DAYS_PER_STATEMENT
-    if spent:
-        log.info("the namespace tier now reaches back to %s", since.isoformat())
-    return since
+    return _fill_backwards(redis, now, store or get_store(), days, namespace_tier_since, set_namespace_tier_since,
+                           keys.NAMESPACE_TIER_FILLED, roll_namespaces, "namespace")
+
+
+def fill_controller_tier(redis, now, store=None, days=DAYS_PER_RUN):
+    """Fill up to ``days`` more days of the controller tier before its marker; returns the marker.
+
+    As ``fill_namespace_tier``. Hours older than the raw ``kubernetes_pod`` points (the raw
+    retention) have no owner left to read: their pods are summed with no controller.
+    """
+    return _fill_backwards(redis, now, store or get_store(), days, controller_tier_since, set_controller_tier_since,
+                           keys.CONTROLLER_TIER_FILLED, roll_controllers, "controller")
 
 
 def fill_pod_tier(redis, now, store=None, days=DAYS_PER_RUN):

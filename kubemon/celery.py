@@ -29,6 +29,6 @@ def ensure_influxdb_database(**kwargs):
         return
     try:
         get_store().ensure_database(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION,
-                                    settings.INFLUXDB_NAMESPACE_RETENTION)
+                                    settings.INFLUXDB_NAMESPACE_RETENTION, settings.INFLUXDB_CONTROLLER_RETENTION)
     except (TimeseriesError, ValueError) as exc:
         log.warning("could not create the InfluxDB database at start-up: %s", exc)

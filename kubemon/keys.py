@@ -45,6 +45,8 @@ NAMESPACE_TIER_SINCE = PREFIX + "tiers:namespace-since"  # epoch s: the namespac
 NAMESPACE_TIER_FILLED = PREFIX + "tiers:namespace-filled"  # the "since" at which no older hourly rollup was left
 POD_TIER_SPAN = PREFIX + "tiers:pod-days"  # "since until" epoch s: the pod tier holds the final days in [since, until)
 POD_TIER_FILLED = PREFIX + "tiers:pod-filled"  # the "since" at which no older hourly rollup was left
+CONTROLLER_TIER_SINCE = PREFIX + "tiers:controller-since"  # epoch s: the controller tier is whole from this hour on
+CONTROLLER_TIER_FILLED = PREFIX + "tiers:controller-filled"  # the "since" at which no older hourly rollup was left
 
 # --- the read side (metrics/) and the API (api/) ---
 DAY_CACHE = PREFIX + "api:day:"  # + digest: one finished day's aggregates

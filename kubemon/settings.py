@@ -173,8 +173,12 @@ INFLUXDB_BATCH_LINES = env_int("INFLUXDB_BATCH_LINES", 5000)
 # them missing, as Telegraf does (its skip_database_creation is this set to false).
 INFLUXDB_CREATE_DATABASE = env_bool("INFLUXDB_CREATE_DATABASE", True)
 INFLUXDB_RAW_RETENTION = env_str("INFLUXDB_RAW_RETENTION", "30d")
-INFLUXDB_HOURLY_RETENTION = env_str("INFLUXDB_HOURLY_RETENTION", "400d")
+# Pod detail (the hourly rollup and the pod tier) for 90 days; namespaces and controllers for years
+# (their tiers: docs/architecture.md, "Tiers"). ``manage.py setupinfluxdb`` and the workers' start
+# ALTER an existing policy to a changed setting.
+INFLUXDB_HOURLY_RETENTION = env_str("INFLUXDB_HOURLY_RETENTION", "90d")
 INFLUXDB_NAMESPACE_RETENTION = env_str("INFLUXDB_NAMESPACE_RETENTION", "1825d")
+INFLUXDB_CONTROLLER_RETENTION = env_str("INFLUXDB_CONTROLLER_RETENTION", "1825d")
 # The server's cardinality limits (deploy/influxdb/influxdb.conf states InfluxDB's defaults):
 # /healthz warns at 80 % of each. Set them as the server has them; 0 = no limit.
 INFLUXDB_MAX_SERIES_PER_DATABASE = env_int("INFLUXDB_MAX_SERIES_PER_DATABASE", 1_000_000)

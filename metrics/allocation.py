@@ -62,8 +62,9 @@ from kubemon.timeseries.schema import (
     source_identifier,
     tag_identifier,
 )
-from metrics import engine, planner
+from metrics import controllers, engine, planner
 from metrics.catalogue import METRICS, Metric
+from metrics.owners import pod_index
 from metrics.raw import from_ns
 from metrics.selection import Selection
 from metrics.window import to_ns
@@ -75,6 +76,8 @@ GROUPINGS = {
     "pod": ("namespace", "pod_name"),
     "node": ("node_name",),
     "namespace_node": ("namespace", "node_name"),
+    # (namespace, controllerKind, controller), "" for a pod without one: metrics.controllers.
+    "controller": ("namespace", "controller_kind", "controller"),
 }
 UNKNOWN_MODEL = "unknown"
 HOUR_SECONDS = 3600.0
@@ -241,6 +244,8 @@ def allocate(window, grouping="namespace", selection=None, store=None, use_rollu
         return {}
     store = store or get_store()
     now = now or datetime.now(UTC)
+    if grouping == "controller":
+        return allocate_controllers(window, selection, store, use_rollup, now)
 
     def ask(metric, tags, chosen=selection):
         return engine.aggregate(metric, window, tags, chosen, store=store, use_rollup=use_rollup, now=now)
@@ -295,6 +300,49 @@ def _add_gpus(result, grouping, window, ask, holders, pool):
         allocation = result.setdefault(_key(grouping, namespace, pod, pod_node[(namespace, pod)]),
                                        Allocation(window.seconds))
         allocation.gpu_used_seconds[model] = allocation.gpu_used_seconds.get(model, 0.0) + (a.integral or 0.0) / 100
+    return result
+
+
+def allocate_controllers(window, selection, store, use_rollup=True, now=None, tier=True):
+    """``{(namespace, controllerKind, controller): Allocation}``: the controller tier where it is
+    whole, pod detail mapped by ``metrics.owners.pod_index`` elsewhere (``metrics.controllers``;
+    ``tier`` False, or ``use_rollup`` False: pod detail alone, the reference answer)."""
+    now = now or datetime.now(UTC)
+    spans, pieces = controllers.plan(window, store, now) if tier and use_rollup else ([], [window])
+    result = {}
+    owners = pod_index(window, selection, store=store) if pieces else {}
+    for piece in pieces:
+        for (namespace, pod), allocation in allocate(piece, "pod", selection, store, use_rollup, now).items():
+            owner = owners.get((namespace, pod)) or {}
+            key = (namespace, owner.get("controllerKind", ""), owner.get("controller", ""))
+            result.setdefault(key, Allocation(window.seconds)).add(allocation)
+    if not spans:
+        return result
+    metrics = [metric for _, metric, _, _ in _CONTAINER_READS] + [METRICS["gpu/request"]]
+    answers = controllers.tier_aggregates(metrics, window, spans, selection, store)
+    for (name, _, factor, column), answer in zip(_CONTAINER_READS, answers, strict=False):
+        for key, (integral, total, _) in answer.items():
+            allocation = result.setdefault(key, Allocation(window.seconds))
+            value = integral if column == "integral" else total
+            setattr(allocation, name, getattr(allocation, name) + value * factor)
+    requested = {key: integral for key, (integral, _, _) in answers[-1].items() if integral > 0}
+    if requested:
+        holders = Selection(namespaces=tuple(sorted({key[0] for key in requested})))
+        [used] = controllers.tier_aggregates([METRICS["gpu/utilization"]], window, spans, holders, store,
+                                             extra=("model_name",))
+        models = {}
+        for (*key, model), (integral, _, samples) in used.items():
+            if model and tuple(key) in requested:
+                models.setdefault(tuple(key), {})[model] = (samples or 1, integral)
+        for key, seconds in requested.items():
+            allocation = result.setdefault(key, Allocation(window.seconds))
+            found = models.get(key) or {UNKNOWN_MODEL: (1, 0.0)}
+            weight = sum(share for share, _ in found.values())
+            for model, (share, utilisation) in found.items():
+                allocation.gpu_request_seconds[model] = allocation.gpu_request_seconds.get(model, 0.0) + (
+                    seconds * share / weight)
+                if model != UNKNOWN_MODEL:
+                    allocation.gpu_used_seconds[model] = allocation.gpu_used_seconds.get(model, 0.0) + utilisation / 100
     return result
 
 

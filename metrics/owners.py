@@ -8,36 +8,18 @@ The inventory cycle writes each pod's controlling owner reference (``ownerRefere
   (``INFLUXDB_RAW_RETENTION``, 30 days by default); older pods, and pods the inventory never saw
   (it runs every 30 s: a pod that lived less may be missed), have none and are grouped as
   ``__unallocated__``, as OpenCost groups pods without a controller;
-- a ReplicaSet owner is reported as its Deployment, derived from the name: Kubernetes names a
-  Deployment's ReplicaSets ``<deployment>-<pod-template-hash>``. A ReplicaSet whose name has no
-  such suffix stays a ``replicaset``. A CronJob's pods are reported under their Job, as OpenCost
-  does; a static pod (owned by its Node) has no controller.
-
-Kinds are lower case, as OpenCost reports them (``deployment``, ``statefulset``, ``daemonset``,
-``job``).
+- how an owner reference names a controller (a ReplicaSet's Deployment, a CronJob's Job, none
+  for a static pod) is ``kubemon.owners.controller_of``, which the controller tier's rollup uses
+  too; past the raw retention, ``aggregate=controller`` reads that tier
+  (``metrics.controllers``).
 """
 
-import re
-
+from kubemon.owners import controller_of
 from kubemon.timeseries import get_store
 from kubemon.timeseries.schema import POD, RAW_POLICY, field_identifier, source_identifier, tag_identifier
 from metrics.window import to_ns
 
-# pod-template-hash: a hash of the pod template printed with Kubernetes' "safe" alphabet
-# (no vowels, no 0, 1 or 3), 1 to 10 characters.
-_TEMPLATE_HASH_RE = re.compile(r"^(?P<name>.+)-(?P<hash>[bcdfghjklmnpqrstvwxz2456789]{1,10})$")
-
-
-def controller_of(owner_kind, owner_name):
-    """``(controllerKind, controller)`` from a pod's owner reference; ``("", "")`` for none."""
-    if not owner_kind or not owner_name or owner_kind == "Node":
-        return "", ""
-    if owner_kind == "ReplicaSet":
-        match = _TEMPLATE_HASH_RE.match(owner_name)
-        if match:
-            return "deployment", match.group("name")
-        return "replicaset", owner_name
-    return owner_kind.lower(), owner_name
+__all__ = ["controller_of", "pod_index"]
 
 
 def pod_index(window, selection, store=None):

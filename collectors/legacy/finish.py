@@ -4,11 +4,13 @@
   re-rolls late hours: a longer ``SELECT ... INTO`` would outlast ``INFLUXDB_TIMEOUT`` on a large
   cluster). It also writes their namespace tier and re-rolls the pod tier of their ended days.
   Then the hours leave the rollup backlog (where the jobs recorded them before writing).
-- Hours written straight into the hourly rollup: their namespace tier (``roll_namespaces``, two
+- Hours written straight into the hourly rollup: their namespace and controller tiers
+  (``roll_namespaces``, ``roll_controllers``: legacy pods have no owner, so no controller; two
   days per statement as ``collectors.tiers`` fills it) and their final days' pod tier
   (``roll_pod_days``), and a new generation for their days, so that the day cache never answers
   them from before the import.
-- Markers: readers use the namespace tier only from ``NAMESPACE_TIER_SINCE`` and the pod tier only
+- Markers: readers use the namespace tier only from ``NAMESPACE_TIER_SINCE`` (the controller tier
+  from ``CONTROLLER_TIER_SINCE``) and the pod tier only
   within ``POD_TIER_SPAN`` (``kubemon.timeseries.tiers``). History older than them would be read
   from the hourly rollup (right, slower); so the tiers are also rolled over the hours between the
   imported span and the markers, and the markers moved back to the first imported hour. Markers
@@ -17,10 +19,17 @@
 
 from datetime import UTC, datetime
 
-from collectors.rollup import roll_namespaces, roll_pod_days, rollup_window
+from collectors.rollup import roll_controllers, roll_namespaces, roll_pod_days, rollup_window
 from kubemon.redis import get_redis
 from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_day
-from kubemon.timeseries.tiers import namespace_tier_since, pod_tier_span, set_namespace_tier_since, set_pod_tier_span
+from kubemon.timeseries.tiers import (
+    controller_tier_since,
+    namespace_tier_since,
+    pod_tier_span,
+    set_controller_tier_since,
+    set_namespace_tier_since,
+    set_pod_tier_span,
+)
 
 ROLLUP_STEP = HOUR * (ROLLUP_RECOMPUTED_HOURS + 1)
 TIER_STEP = DAY * 2
@@ -69,6 +78,7 @@ def _roll_namespace_span(store, start, end):
     while start < end:
         stop = min(start + TIER_STEP, end)
         roll_namespaces(start, stop, store=store)
+        roll_controllers(start, stop, store=store)
         start = stop
 
 
@@ -100,6 +110,11 @@ def build_tiers(store, checkpoint, now, redis=None):
         if last < since:
             _roll_namespace_span(store, last, since)
         set_namespace_tier_since(redis, first)
+    controllers = controller_tier_since(redis)
+    if controllers is not None and first < controllers:
+        if last < controllers:
+            _roll_namespace_span(store, last, controllers)  # both tiers: the namespace one is rewritten as it was
+        set_controller_tier_since(redis, first)
     pods = pod_tier_span(redis)
     if pods is not None and floor_day(first) < pods[0]:
         day = floor_day(first)

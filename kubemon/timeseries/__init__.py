@@ -66,7 +66,7 @@ def get_store():
     return TimeseriesStore(client, spool=spool, batch_lines=settings.INFLUXDB_BATCH_LINES,
                            create_database=settings.INFLUXDB_CREATE_DATABASE,
                            retention=(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION,
-                                      settings.INFLUXDB_NAMESPACE_RETENTION),
+                                      settings.INFLUXDB_NAMESPACE_RETENTION, settings.INFLUXDB_CONTROLLER_RETENTION),
                            max_series=settings.INFLUXDB_MAX_SERIES_PER_DATABASE,
                            max_values_per_tag=settings.INFLUXDB_MAX_VALUES_PER_TAG,
                            backlog=RollupBacklog(get_redis()), dead_letters=DeadLetters(get_redis()))
@@ -100,7 +100,7 @@ def open_store(url=None, database=None, *, username=None, password=None, token=N
     return TimeseriesStore(client, spool=None, batch_lines=batch_lines or settings.INFLUXDB_BATCH_LINES,
                            create_database=create_database,
                            retention=(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION,
-                                      settings.INFLUXDB_NAMESPACE_RETENTION),
+                                      settings.INFLUXDB_NAMESPACE_RETENTION, settings.INFLUXDB_CONTROLLER_RETENTION),
                            backlog=RollupBacklog(get_redis()) if own else None,
                            dead_letters=DeadLetters(get_redis()) if own else None)
 

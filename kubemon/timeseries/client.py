@@ -41,6 +41,13 @@ def _parse_duration(text):
     return int(text[:-1]) * units[text[-1]]
 
 
+def _daily_shard(seconds):
+    """A daily tier's shard duration: a year, or the retention itself when shorter (InfluxDB
+    refuses a shard longer than its policy's retention)."""
+    year = 365 * 86400
+    return "365d" if not seconds or seconds >= year else f"{seconds}s"
+
+
 class InfluxClient:
     def __init__(
         self,
@@ -141,17 +148,23 @@ class InfluxClient:
         return results or [[]]
 
     # --- set-up ---
-    def ensure_database(self, raw_retention="30d", hourly_retention="400d", namespace_retention="1825d"):
-        """Create the database and the ``raw``/``hourly``/``namespace_hourly``/``namespace_daily``/
-        ``pod_daily`` policies; safe to run any number of times.
+    def ensure_database(self, raw_retention="30d", hourly_retention="90d", namespace_retention="1825d",
+                        controller_retention=None):
+        """Create the database and the ``raw``, ``hourly``, ``pod_daily``, ``namespace_hourly``/
+        ``namespace_daily`` and ``controller_hourly``/``controller_daily`` policies; safe to run any
+        number of times. A policy that exists is ALTERed to the duration given, so changing a
+        retention setting takes effect at the next start (a shorter one drops the older shards).
 
         Raw data uses daily shards (cheap to drop as they expire, bounded series per shard);
-        the hourly rollup uses weekly shards, the namespace tier (few series, kept for years)
-        monthly ones.
+        the hourly rollup uses weekly shards, the namespace and controller tiers (few series,
+        kept for years) monthly ones, their daily tiers yearly ones. Pod detail (``hourly``,
+        ``pod_daily``) shares ``hourly_retention``; the controller tier defaults to the
+        namespace tier's.
         """
         raw_seconds = _parse_duration(raw_retention)
         hourly_seconds = _parse_duration(hourly_retention)
         namespace_seconds = _parse_duration(namespace_retention)
+        controller_seconds = _parse_duration(controller_retention or namespace_retention)
         db = quote_identifier(self.database)
         self.query(f"CREATE DATABASE {db}", database="", method="POST")
         existing = {row[0]: row for row in self._policies()}
@@ -159,8 +172,10 @@ class InfluxClient:
             ("raw", raw_seconds, "1d", True),
             ("hourly", hourly_seconds, "7d", False),
             ("namespace_hourly", namespace_seconds, "30d", False),
-            ("namespace_daily", namespace_seconds, "365d", False),
+            ("namespace_daily", namespace_seconds, _daily_shard(namespace_seconds), False),
             ("pod_daily", hourly_seconds, "30d", False),
+            ("controller_hourly", controller_seconds, "30d", False),
+            ("controller_daily", controller_seconds, _daily_shard(controller_seconds), False),
         ):
             duration = f"{seconds}s" if seconds else "INF"
             verb = "ALTER" if name in existing else "CREATE"

@@ -35,11 +35,19 @@ NAMESPACE_DAILY_POLICY = "namespace_daily"
 # ``all-pod`` question over a long window reads instead of every container's hours. Pod detail,
 # so it is kept as long as the hourly rollup.
 POD_DAILY_POLICY = "pod_daily"
+# The controller tier: the hourly rollup summed per namespace and controller (the pod's owner, from
+# the raw ``kubernetes_pod`` points when the hour is rolled: collectors.rollup.roll_controllers),
+# hourly and per UTC day; kept as long as the namespace tier, so ``aggregate=controller`` outlives
+# the pod detail. Tags: CONTROLLER_TAGS (and the GPU model for the GPU measurement).
+CONTROLLER_POLICY = "controller_hourly"
+CONTROLLER_DAILY_POLICY = "controller_daily"
+CONTROLLER_TAGS = ("namespace", "controller_kind", "controller")
 # The tiers whose points are one per group and day: read in one statement, not through the day cache.
-DAILY_POLICIES = (NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY)
-ROLLUP_POLICIES = (HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY)
+DAILY_POLICIES = (NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY, CONTROLLER_DAILY_POLICY)
+ROLLUP_POLICIES = (HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY, CONTROLLER_POLICY,
+                   CONTROLLER_DAILY_POLICY)
 RETENTION_POLICIES = (RAW_POLICY, HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY,
-                      "autogen")
+                      CONTROLLER_POLICY, CONTROLLER_DAILY_POLICY, "autogen")
 
 
 @dataclass(frozen=True)
@@ -286,6 +294,13 @@ def field_identifier(measurement_name, field_name):
 
 def tag_identifier(measurement_name, tag_name):
     return allowed_identifier(tag_name, measurement(measurement_name).tags)
+
+
+def controller_tag_identifier(measurement_name, tag_name):
+    """A tag of the controller tier: ``CONTROLLER_TAGS`` or one of the measurement's own."""
+    if tag_name in CONTROLLER_TAGS:
+        return quote_identifier(tag_name)
+    return tag_identifier(measurement_name, tag_name)
 
 
 def rollup_marker(measurement_name):

@@ -45,7 +45,7 @@ def _query_pool(workers):
 class TimeseriesStore:
     def __init__(self, client, spool=None, batch_lines=5000, retries=2, backoff=0.2, replay_budget=5.0,
                  max_series=1_000_000, max_values_per_tag=100_000, create_database=True,
-                 retention=("30d", "400d"), backlog=None, dead_letters=None):
+                 retention=("30d", "90d"), backlog=None, dead_letters=None):
         self.client = client
         # Hours that replayed batches wrote into, for the rollup to sum again (``backlog.py``).
         self.backlog = backlog
@@ -246,10 +246,11 @@ class TimeseriesStore:
     def database(self):
         return self.client.database
 
-    def ensure_database(self, raw_retention="30d", hourly_retention="400d", namespace_retention="1825d"):
-        """Create the database and the ``raw``, ``hourly`` and ``namespace_hourly`` retention
-        policies (idempotent)."""
-        self.client.ensure_database(raw_retention, hourly_retention, namespace_retention)
+    def ensure_database(self, raw_retention="30d", hourly_retention="90d", namespace_retention="1825d",
+                        controller_retention=None):
+        """Create the database and its retention policies, or set an existing policy's duration to
+        the one given (idempotent; ``InfluxClient.ensure_database``)."""
+        self.client.ensure_database(raw_retention, hourly_retention, namespace_retention, controller_retention)
 
     def retention_policies(self):
         """``{policy name: duration text}`` of the database."""

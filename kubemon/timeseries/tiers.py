@@ -1,5 +1,5 @@
-"""The namespace and pod tiers: the hourly rollup summed per namespace (and per pod and day), and
-from when readers may trust them.
+"""The namespace, controller and pod tiers: the hourly rollup summed per namespace (per namespace
+and controller; per pod and day), and from when readers may trust them.
 
 ``collectors.rollup`` writes it (``namespace_hourly`` policy, same measurement and field names as
 the hourly rollup, the ``namespace`` tag only) right after each hourly rollup of the same hours,
@@ -25,18 +25,38 @@ log = logging.getLogger(__name__)
 NAMESPACE_MEASUREMENTS = (CONTAINER, GPU)
 
 
-def namespace_tier_since(redis):
-    """The hour (aware datetime) from which the namespace tier is whole, or None."""
+def _since(redis, key, tier):
     try:
-        raw = redis.get(keys.NAMESPACE_TIER_SINCE)
+        raw = redis.get(key)
     except Exception as exc:  # noqa: BLE001  (Redis down: read the hourly rollup, slower but right)
-        log.warning("namespace tier marker unavailable, reading the hourly rollup: %s", exc)
+        log.warning("%s tier marker unavailable, reading the hourly rollup: %s", tier, exc)
         return None
     return datetime.fromtimestamp(int(raw), UTC) if raw else None
 
 
+def namespace_tier_since(redis):
+    """The hour (aware datetime) from which the namespace tier is whole, or None."""
+    return _since(redis, keys.NAMESPACE_TIER_SINCE, "namespace")
+
+
 def set_namespace_tier_since(redis, hour):
     redis.set(keys.NAMESPACE_TIER_SINCE, int(hour.timestamp()))
+
+
+# The controller tier (``controller_hourly``, ``controller_daily``): the hourly rollup summed per
+# namespace and controller (``kubemon.timeseries.schema.CONTROLLER_TAGS``), each pod's controller
+# taken from the raw ``kubernetes_pod`` owner fields when its hour is rolled. Written and
+# re-rolled with the namespace tier, filled backwards the same way; ``CONTROLLER_TIER_SINCE`` is
+# the oldest hour from which it is whole.
+
+
+def controller_tier_since(redis):
+    """The hour (aware datetime) from which the controller tier is whole, or None."""
+    return _since(redis, keys.CONTROLLER_TIER_SINCE, "controller")
+
+
+def set_controller_tier_since(redis, hour):
+    redis.set(keys.CONTROLLER_TIER_SINCE, int(hour.timestamp()))
 
 
 # The pod tier (``pod_daily``): the hourly rollup summed per pod and UTC day, for final days

@@ -164,7 +164,9 @@ class AllocationFieldTests(AllocationCase):
         [data] = self.sets(aggregate="controller")
         self.assertEqual(set(data), {"deployment:web", "statefulset:trainer", "daemonset:agent", "__unallocated__"})
         self.assertEqual(data["deployment:web"]["properties"]["controllerKind"], "deployment")
-        self.assertEqual(data["__unallocated__"]["properties"]["pod"], "site")
+        # Rows are per controller (the controller tier has no pods): the pod without one is beta-web's.
+        self.assertEqual(data["__unallocated__"]["properties"], {"cluster": "cluster-one", "namespace": "beta-web",
+                                                                 "tenant": "beta"})
         [kinds] = self.sets(aggregate="namespace,controllerKind")
         self.assertEqual(set(kinds), {"alpha-dev/deployment", "alpha-prod/statefulset", "lab-x/daemonset",
                                       "beta-web/__unallocated__"})

@@ -7,13 +7,14 @@ from kubemon.timeseries import TimeseriesError, get_store
 
 
 class Command(BaseCommand):
-    help = "Create the InfluxDB database and its retention policies (raw, hourly, namespace_hourly); safe to run again."
+    help = ("Create the InfluxDB database and its retention policies (raw, hourly, pod_daily, namespace_*, "
+            "controller_*); safe to run again: an existing policy takes the configured duration.")
 
     def handle(self, *args, **options):
         store = get_store()
         try:
             store.ensure_database(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION,
-                                  settings.INFLUXDB_NAMESPACE_RETENTION)
+                                  settings.INFLUXDB_NAMESPACE_RETENTION, settings.INFLUXDB_CONTROLLER_RETENTION)
             policies = store.retention_policies()
         except (TimeseriesError, ValueError) as exc:
             raise CommandError(str(exc))
