@@ -9,9 +9,13 @@ and writes, day by day in time order, what a year of churn with ``--pods`` disti
 leaves in it, every point through ``TimeseriesStore.write`` (line protocol, batches, the refusal
 handling and its count):
 
-- every pod-hour of every pod in the ``hourly`` rollup (``kubernetes_pod_container`` and
-  ``kubernetes_pod_network``, the rollup's tags and columns), every pod-day in ``pod_daily``, every
-  namespace-hour and namespace-day in ``namespace_hourly`` and ``namespace_daily``;
+- every pod-hour of the pods of the pod detail's days (``INFLUXDB_HOURLY_RETENTION``, 90 days as
+  shipped) in the ``hourly`` rollup (``kubernetes_pod_container`` and ``kubernetes_pod_network``,
+  the rollup's tags and columns) and every pod-day in ``pod_daily``; the policies refuse older
+  points, which would have expired. Every namespace-hour and namespace-day of the year in
+  ``namespace_hourly`` and ``namespace_daily``, every controller-hour and controller-day in
+  ``controller_hourly`` and ``controller_daily`` (namespace, controller kind and controller: the
+  tiers that outlive the pod detail);
 - for the pods of the raw retention's last days, one raw sample per pod-hour of each of the
   collectors' per-pod measurements (``kubernetes_pod_container`` with the usage collector's fields,
   ``kubernetes_pod_network``, ``kubernetes_pod_volume`` with each pod's own ``kube-api-access-…``
@@ -123,7 +127,9 @@ def points_of_day(day_start, today, namespaces, raw_since, fields):
     from kubemon.timeseries import Point
     from kubemon.timeseries.schema import CONTAINER, NETWORK, POD, VOLUME
 
-    out = {"hourly": [], "pod_daily": [], "raw": [], "namespace_hourly": [], "namespace_daily": []}
+    out = {"hourly": [], "pod_daily": [], "raw": [], "namespace_hourly": [], "namespace_daily": [],
+           "controller_hourly": [], "controller_daily": []}
+    controller_hours = {}
     for namespace, controller, pod, first, hours in today:
         node = f"node-{hash(pod) % 200:03d}"
         container = {"namespace": namespace, "pod_name": pod, "container_name": "main", "node_name": node}
@@ -137,6 +143,7 @@ def points_of_day(day_start, today, namespaces, raw_since, fields):
             out["hourly"].append(Point(NETWORK, network, {"rx_bytes_max": 10**9, "tx_bytes_max": 10**8,
                                                           "interval_seconds": 3600.0}, hour))
             days_touched.add(hour // DAY * DAY)
+            controller_hours[(namespace, controller, hour)] = controller_hours.get((namespace, controller, hour), 0) + 1
             if hour >= raw_since:
                 sample = hour + 420
                 out["raw"] += [
@@ -154,6 +161,18 @@ def points_of_day(day_start, today, namespaces, raw_since, fields):
             out["pod_daily"].append(Point(CONTAINER, {"namespace": namespace, "pod_name": pod},
                                           {"cpu_core_seconds": 180.0 * hours, "interval_seconds": 3600.0 * hours},
                                           day))
+    controller_days = {}
+    for (namespace, controller, hour), running in sorted(controller_hours.items()):
+        tags = {"namespace": namespace, "controller_kind": "job", "controller": controller}
+        out["controller_hourly"].append(Point(CONTAINER, tags, {"cpu_core_seconds": 180.0 * running,
+                                                                "interval_seconds": 3600.0 * running}, hour))
+        key = (namespace, controller, hour // DAY * DAY)
+        controller_days[key] = controller_days.get(key, 0) + running
+    for (namespace, controller, day), running in controller_days.items():
+        out["controller_daily"].append(Point(CONTAINER, {"namespace": namespace, "controller_kind": "job",
+                                                         "controller": controller},
+                                             {"cpu_core_seconds": 180.0 * running,
+                                              "interval_seconds": 3600.0 * running}, day))
     for n in range(namespaces):
         tags = {"namespace": f"team-{n:02d}"}
         for hour in range(day_start, day_start + DAY, HOUR):
@@ -168,6 +187,8 @@ def write_year(store, args, now):
     from tests.support.base import container_fields
 
     raw_since = now - args.raw_days * DAY
+    # Pod detail older than its retention would be refused ("beyond retention policy"): it has expired.
+    detail_since = now - args.detail_days * DAY
     report = WriteReport()
     lines = {}
     started = time.perf_counter()
@@ -175,6 +196,8 @@ def write_year(store, args, now):
         for policy, points in points_of_day(day_start, today, args.namespaces, raw_since, container_fields).items():
             if day_start + 2 * DAY < raw_since and policy == "raw":
                 continue
+            if policy in ("hourly", "pod_daily"):
+                points = [point for point in points if point[3] >= detail_since]
             part = store.write(points, policy=policy)
             report.merge(part)
             lines[policy] = lines.get(policy, 0) + len(points)
@@ -201,7 +224,10 @@ def run(index, args, now):
     server = Server(index)
     try:
         store = open_store(server.url, "kubemon", batch_lines=args.batch, timeout=300, create_database=True)
-        store.ensure_database()
+        from django.conf import settings
+
+        store.ensure_database(settings.INFLUXDB_RAW_RETENTION, settings.INFLUXDB_HOURLY_RETENTION,
+                              settings.INFLUXDB_NAMESPACE_RETENTION, settings.INFLUXDB_CONTROLLER_RETENTION)
         print(f"{index}: influxd at {server.url}, retention policies {store.retention_policies()}", flush=True)
         report, lines, seconds = write_year(store, args, now)
         memory_after_write = server.memory()
@@ -213,7 +239,9 @@ def run(index, args, now):
         for label, statement in [("SHOW SERIES CARDINALITY", "SHOW SERIES CARDINALITY")] + [
                 (f"SHOW TAG VALUES CARDINALITY FROM {p}./.*/ WITH KEY = pod_name",
                  f'SHOW TAG VALUES CARDINALITY FROM {quote_identifier(p)}./.*/ WITH KEY = "pod_name"')
-                for p in ("raw", "hourly", "pod_daily")]:
+                for p in ("raw", "hourly", "pod_daily")] + [
+                ("SHOW TAG VALUES CARDINALITY FROM controller_hourly./.*/ WITH KEY = controller",
+                 'SHOW TAG VALUES CARDINALITY FROM "controller_hourly"./.*/ WITH KEY = "controller"')]:
             started = time.perf_counter()
             store.query(statement)
             statement_seconds[label] = round(time.perf_counter() - started, 2)
@@ -255,6 +283,8 @@ def main():
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--namespaces", type=int, default=20)
     parser.add_argument("--raw-days", type=int, default=29, help="the last days that get raw samples (raw keeps 30)")
+    parser.add_argument("--detail-days", type=int, default=89,
+                        help="the last days that get pod detail (INFLUXDB_HOURLY_RETENTION keeps 90)")
     parser.add_argument("--batch", type=int, default=5000, help="lines per write request (INFLUXDB_BATCH_LINES)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--peer", choices=("inmem", "none"), default="inmem")
