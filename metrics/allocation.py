@@ -49,6 +49,7 @@ window at 2 cores averages 1 core. Efficiency is independent of that choice.
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from kubemon.timeseries import get_store
 from kubemon.timeseries.schema import (
@@ -247,8 +248,8 @@ def allocate(window, grouping="namespace", selection=None, store=None, use_rollu
     if grouping == "controller":
         return allocate_controllers(window, selection, store, use_rollup, now)
 
-    def ask(metric, tags, chosen=selection):
-        return engine.aggregate(metric, window, tags, chosen, store=store, use_rollup=use_rollup, now=now)
+    def ask(metric, tags, chosen=selection, over=window):
+        return engine.aggregate(metric, over, tags, chosen, store=store, use_rollup=use_rollup, now=now)
 
     def ask_container():
         # One question for the eight container gauges: one plan, one statement per piece.
@@ -266,8 +267,15 @@ def allocate(window, grouping="namespace", selection=None, store=None, use_rollu
                 allocation = result.setdefault(key, Allocation(window.seconds))
                 setattr(allocation, name, value * factor)
         holders = tuple(sorted(key[0] for key, a in gpu_namespaces.result().items() if (a.integral or 0) > 0))
-        if holders:
-            _add_gpus(result, grouping, window, ask, Selection(namespaces=holders), pool)
+        if not holders:
+            return result
+        # GPUs are shared out per pod: past the pod detail, per controller from its tier (billing's months).
+        spans, pieces = controllers.past_detail(window, store, now) if grouping == "namespace" and use_rollup \
+            else ([], [window])
+        for piece in pieces:
+            _add_gpus(result, grouping, window, partial(ask, over=piece), Selection(namespaces=holders), pool)
+        if spans:
+            _tier_gpus(result, window, spans, Selection(namespaces=holders), store, lambda key: key[:1])
     return result
 
 
@@ -326,24 +334,39 @@ def allocate_controllers(window, selection, store, use_rollup=True, now=None, ti
             value = integral if column == "integral" else total
             setattr(allocation, name, getattr(allocation, name) + value * factor)
     requested = {key: integral for key, (integral, _, _) in answers[-1].items() if integral > 0}
-    if requested:
-        holders = Selection(namespaces=tuple(sorted({key[0] for key in requested})))
-        [used] = controllers.tier_aggregates([METRICS["gpu/utilization"]], window, spans, holders, store,
-                                             extra=("model_name",))
-        models = {}
-        for (*key, model), (integral, _, samples) in used.items():
-            if model and tuple(key) in requested:
-                models.setdefault(tuple(key), {})[model] = (samples or 1, integral)
-        for key, seconds in requested.items():
-            allocation = result.setdefault(key, Allocation(window.seconds))
-            found = models.get(key) or {UNKNOWN_MODEL: (1, 0.0)}
-            weight = sum(share for share, _ in found.values())
-            for model, (share, utilisation) in found.items():
-                allocation.gpu_request_seconds[model] = allocation.gpu_request_seconds.get(model, 0.0) + (
-                    seconds * share / weight)
-                if model != UNKNOWN_MODEL:
-                    allocation.gpu_used_seconds[model] = allocation.gpu_used_seconds.get(model, 0.0) + utilisation / 100
+    _share_gpus(result, window, spans, requested, store, lambda key: key)
     return result
+
+
+def _tier_gpus(result, window, spans, holders, store, key_of):
+    """GPU-seconds requested and used over the controller tier's ``spans``, into ``result``'s
+    groups (``key_of``: a controller's key → its group's)."""
+    [answer] = controllers.tier_aggregates([METRICS["gpu/request"]], window, spans, holders, store)
+    requested = {key: integral for key, (integral, _, _) in answer.items() if integral > 0}
+    _share_gpus(result, window, spans, requested, store, key_of)
+
+
+def _share_gpus(result, window, spans, requested, store, key_of):
+    """Each controller's requested GPU-seconds shared by its own models' sample counts (its tier
+    keeps the exporters' model names), else ``UNKNOWN_MODEL``; utilisation by model."""
+    if not requested:
+        return
+    holders = Selection(namespaces=tuple(sorted({key[0] for key in requested})))
+    [used] = controllers.tier_aggregates([METRICS["gpu/utilization"]], window, spans, holders, store,
+                                         extra=("model_name",))
+    models = {}
+    for (*key, model), (integral, _, samples) in used.items():
+        if model and tuple(key) in requested:
+            models.setdefault(tuple(key), {})[model] = (samples or 1, integral)
+    for key, seconds in requested.items():
+        allocation = result.setdefault(key_of(key), Allocation(window.seconds))
+        found = models.get(key) or {UNKNOWN_MODEL: (1, 0.0)}
+        weight = sum(share for share, _ in found.values())
+        for model, (share, utilisation) in found.items():
+            allocation.gpu_request_seconds[model] = allocation.gpu_request_seconds.get(model, 0.0) + (
+                seconds * share / weight)
+            if model != UNKNOWN_MODEL:
+                allocation.gpu_used_seconds[model] = allocation.gpu_used_seconds.get(model, 0.0) + utilisation / 100
 
 
 def _key(grouping, namespace, pod, node):

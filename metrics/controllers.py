@@ -22,10 +22,11 @@ only for a controller whose pods ran on different models); a controller whose po
 named goes to ``UNKNOWN_MODEL`` (pod detail would try the pod's node's models first).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
+from kubemon.timeseries.client import parse_duration
 from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ceil_hour, floor_hour
 from kubemon.timeseries.schema import (
     CONTAINER,
@@ -85,6 +86,29 @@ def plan(window, store, now):
         watermark = _watermark(store, Window(first[0].begin, first[-1].end))
         until = min(until, watermark) if watermark is not None else None
     spans = tier_spans(window, since, until, engine.late_hours(store) if first else ())
+    return spans, pod_pieces(window, spans)
+
+
+def detail_since(now):
+    """From when the pod detail (the hourly rollup, ``INFLUXDB_HOURLY_RETENTION``) is surely whole,
+    or None (kept for ever). InfluxDB drops a week's shard at a time, so older hours may be gone."""
+    from django.conf import settings
+
+    seconds = parse_duration(settings.INFLUXDB_HOURLY_RETENTION)
+    return ceil_hour(now - timedelta(seconds=seconds)) if seconds else None
+
+
+def past_detail(window, store, now):
+    """``(tier spans, pod-detail pieces)`` for a question that needs pods: the controller tier's
+    whole spans of the part of ``window`` older than the pod detail, and the rest of ``window``."""
+    boundary = detail_since(now)
+    if boundary is None or window.begin >= boundary:
+        return [], [window]
+    old = Window(window.begin, min(window.end, boundary))
+    spans = tier_spans(old, controller_tier_since(get_redis()), old.end)
+    if spans:
+        watermark = _watermark(store, Window(spans[0].begin, spans[-1].end))
+        spans = tier_spans(old, spans[0].begin, min(old.end, watermark)) if watermark is not None else []
     return spans, pod_pieces(window, spans)
 
 

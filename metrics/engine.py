@@ -40,6 +40,7 @@ from kubemon.timeseries.schema import (
     CONTAINER,
     DAILY_POLICIES,
     HOURLY_POLICY,
+    NAMESPACE_POLICY,
     RAW_POLICY,
     ROLLUP_POLICIES,
     SPACING_CAP_SECONDS,
@@ -90,6 +91,14 @@ def rollup_watermark(store, metric, whole):
         if series:
             newest = series[0]["values"][0][0]
             return datetime.fromtimestamp(newest // 1_000_000_000, UTC) + HOUR
+    if m in NAMESPACE_MEASUREMENTS:
+        # Past the pod detail (INFLUXDB_HOURLY_RETENTION) the namespace tier still holds the hours
+        # (written in the same run as the hourly rollup, never ahead of it): per-namespace questions
+        # read them from it, per-pod ones find what remains.
+        tier = statement.replace(source_identifier(m, HOURLY_POLICY), source_identifier(m, NAMESPACE_POLICY))
+        series = store.query(tier, params={"b": to_ns(whole.begin), "e": to_ns(whole.end)}, epoch="ns")
+        if series:
+            return datetime.fromtimestamp(series[0]["values"][0][0] // 1_000_000_000, UTC) + HOUR
     return None
 
 

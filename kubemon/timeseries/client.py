@@ -31,6 +31,11 @@ def _server_text(response):
         return response.text.strip()
 
 
+def parse_duration(text):
+    """Seconds of a retention duration (``30d``, ``12h``, ``INF``: 0)."""
+    return _parse_duration(text)
+
+
 def _parse_duration(text):
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     text = text.strip()
