@@ -244,14 +244,10 @@ def _stale_keys(store, measurement, start, end, names):
     return {(*(dict(tags).get(t, "") for t in names), hour) for tags, hour in found}
 
 
-def roll_controllers(start, end, store=None):
-    """Write the controller tier of the hours in [start, end) from their hourly rollup and their
-    pods' owners (``pod_controllers``), then its daily tier of the UTC days they touch; returns
-    the hourly points written. Idempotent: re-rolling an hour rewrites its points, and a point
-    of a group the hour no longer has (a pod whose owner was found later) is rewritten as zeros."""
-    store = store or get_store()
-    start, end = floor_hour(start), floor_hour(end - timedelta(microseconds=1)) + HOUR
-    owners = pod_controllers(start, end, store)
+CONTROLLER_HOURS_PER_STATEMENT = ROLLUP_RECOMPUTED_HOURS + 1
+
+
+def _write_controller_hours(store, start, end, owners):
     written = 0
     for measurement in NAMESPACE_MEASUREMENTS:
         groups, names = _controller_points(store, measurement, start, end, owners)
@@ -263,6 +259,23 @@ def roll_controllers(start, end, store=None):
         if points:
             store.write(points, policy=CONTROLLER_POLICY, precision="s")
         written += len(points)
+    return written
+
+
+def roll_controllers(start, end, store=None):
+    """Write the controller tier of the hours in [start, end) from their hourly rollup and their
+    pods' owners (``pod_controllers``), then its daily tier of the UTC days they touch; returns
+    the hourly points written. Idempotent: re-rolling an hour rewrites its points, and a point
+    of a group the hour no longer has (a pod whose owner was found later) is rewritten as zeros."""
+    store = store or get_store()
+    start, end = floor_hour(start), floor_hour(end - timedelta(microseconds=1)) + HOUR
+    owners = pod_controllers(start, end, store)
+    written = 0
+    # A few hours per statement: every pod-hour comes back to Python (the regular run's three hours).
+    for begin in range(int(start.timestamp()), int(end.timestamp()), CONTROLLER_HOURS_PER_STATEMENT * 3600):
+        chunk = datetime.fromtimestamp(begin, UTC)
+        written += _write_controller_hours(store, chunk, min(end, chunk + HOUR * CONTROLLER_HOURS_PER_STATEMENT),
+                                           owners)
     first, last = floor_day(start), floor_day(end - timedelta(microseconds=1)) + DAY
     params = {"start": first.isoformat().replace("+00:00", "Z"), "end": last.isoformat().replace("+00:00", "Z")}
     for measurement in NAMESPACE_MEASUREMENTS:
