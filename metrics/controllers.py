@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 
 from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
-from kubemon.timeseries.client import parse_duration
 from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ceil_hour, floor_hour
 from kubemon.timeseries.schema import (
     CONTAINER,
@@ -37,7 +36,7 @@ from kubemon.timeseries.schema import (
     field_identifier,
     source_identifier,
 )
-from kubemon.timeseries.tiers import controller_tier_since
+from kubemon.timeseries.tiers import controller_tier_since, pod_detail_seconds
 from metrics import batch, edges, engine, planner
 from metrics.owners import pod_index
 from metrics.results import Partial
@@ -92,9 +91,7 @@ def plan(window, store, now):
 def detail_since(now):
     """From when the pod detail (the hourly rollup, ``INFLUXDB_HOURLY_RETENTION``) is surely whole,
     or None (kept for ever). InfluxDB drops a week's shard at a time, so older hours may be gone."""
-    from django.conf import settings
-
-    seconds = parse_duration(settings.INFLUXDB_HOURLY_RETENTION)
+    seconds = pod_detail_seconds()
     return ceil_hour(now - timedelta(seconds=seconds)) if seconds else None
 
 

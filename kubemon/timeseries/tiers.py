@@ -59,6 +59,15 @@ def set_controller_tier_since(redis, hour):
     redis.set(keys.CONTROLLER_TIER_SINCE, int(hour.timestamp()))
 
 
+def pod_detail_seconds():
+    """How long the pod detail (the hourly rollup, the pod tier) is kept, in seconds (0: for ever)."""
+    from django.conf import settings
+
+    from kubemon.timeseries.client import parse_duration
+
+    return parse_duration(settings.INFLUXDB_HOURLY_RETENTION)
+
+
 # The pod tier (``pod_daily``): the hourly rollup summed per pod and UTC day, for final days
 # only (days the rollup no longer rewrites but for late data, which re-rolls its day too).
 # ``POD_TIER_SPAN`` holds the final days it is whole for, ``[since, until)``: ``until`` moves
