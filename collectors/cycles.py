@@ -348,6 +348,9 @@ def _rollup(report, kube, store, redis, pod_watch=None):
     tiers.fill_controller_tier(redis, now, store=store)
     report.seconds["controller_tier"] = time.perf_counter() - started
     started = time.perf_counter()
+    tiers.fill_node_tier(redis, now, store=store)
+    report.seconds["node_tier"] = time.perf_counter() - started
+    started = time.perf_counter()
     tiers.fill_pod_tier(redis, now, store=store)
     report.seconds["pod_tier"] = time.perf_counter() - started
 

@@ -38,6 +38,8 @@ from kubemon.timeseries.schema import (
     MEASUREMENTS,
     NAMESPACE_DAILY_POLICY,
     NAMESPACE_POLICY,
+    NODE,
+    NODE_DAILY_POLICY,
     POD,
     POD_DAILY_POLICY,
     RAW_POLICY,
@@ -117,6 +119,7 @@ def rollup_window(start, end, store=None, now=None):
         fill_foreign(store, measurement, start, end)
     roll_namespaces(start, end, store)
     roll_controllers(start, end, store)
+    roll_node_days(start, end, store)
     reroll_ended_days(start, end, now or datetime.now(UTC), store)
     return written
 
@@ -287,6 +290,23 @@ def roll_controllers(start, end, store=None):
             f"FROM {source_identifier(measurement, CONTROLLER_POLICY)} "
             f"WHERE time >= $start AND time < $end GROUP BY time(1d), {group}", params=params)
     return written
+
+
+def roll_node_days(start, end, store=None):
+    """Write the node tier (``node_daily``) of the UTC days the hours in [start, end) touch from
+    their hourly rollup: per node and day the observed seconds and the largest allocatable, what
+    the idle capacity of a statement needs (``metrics.allocation.node_capacity``). Idempotent."""
+    store = store or get_store()
+    q = quote_identifier
+    columns = [f"sum({q('interval_seconds')}) AS {q('interval_seconds')}"]
+    columns += [f"max({q(name + '_max')}) AS {q(name + '_max')}" for name in MAX_FIELDS[NODE]]
+    first, last = floor_day(start), floor_day(end - timedelta(microseconds=1)) + DAY
+    params = {"start": first.isoformat().replace("+00:00", "Z"), "end": last.isoformat().replace("+00:00", "Z")}
+    series = store.query(
+        f"SELECT {', '.join(columns)} INTO {source_identifier(NODE, NODE_DAILY_POLICY)} "  # noqa: S608  (whitelisted identifiers; values are bound)
+        f"FROM {source_identifier(NODE, HOURLY_POLICY)} WHERE time >= $start AND time < $end "
+        f"GROUP BY time(1d), {tag_identifier(NODE, 'node_name')}", params=params)
+    return series[0]["values"][0][1] if series else 0
 
 
 def roll_pod_days(start, end, store=None):

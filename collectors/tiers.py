@@ -13,7 +13,7 @@ points older than the marker later, such as an import of history, rolls their na
 import logging
 from datetime import timedelta
 
-from collectors.rollup import roll_controllers, roll_namespaces, roll_pod_days
+from collectors.rollup import roll_controllers, roll_namespaces, roll_node_days, roll_pod_days
 from kubemon import keys
 from kubemon.timeseries import get_store
 from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_day, floor_hour
@@ -21,9 +21,11 @@ from kubemon.timeseries.schema import CONTAINER, HOURLY_POLICY, field_identifier
 from kubemon.timeseries.tiers import (
     controller_tier_since,
     namespace_tier_since,
+    node_tier_since,
     pod_tier_span,
     set_controller_tier_since,
     set_namespace_tier_since,
+    set_node_tier_since,
     set_pod_tier_span,
 )
 
@@ -75,6 +77,12 @@ def fill_namespace_tier(redis, now, store=None, days=DAYS_PER_RUN):
     """
     return _fill_backwards(redis, now, store or get_store(), days, namespace_tier_since, set_namespace_tier_since,
                            keys.NAMESPACE_TIER_FILLED, roll_namespaces, "namespace")
+
+
+def fill_node_tier(redis, now, store=None, days=DAYS_PER_RUN):
+    """Fill up to ``days`` more days of the node tier (``node_daily``) before its marker; returns the marker."""
+    return _fill_backwards(redis, now, store or get_store(), days, node_tier_since, set_node_tier_since,
+                           keys.NODE_TIER_FILLED, roll_node_days, "node")
 
 
 def fill_controller_tier(redis, now, store=None, days=CONTROLLER_DAYS_PER_RUN):

@@ -47,6 +47,8 @@ POD_TIER_SPAN = PREFIX + "tiers:pod-days"  # "since until" epoch s: the pod tier
 POD_TIER_FILLED = PREFIX + "tiers:pod-filled"  # the "since" at which no older hourly rollup was left
 CONTROLLER_TIER_SINCE = PREFIX + "tiers:controller-since"  # epoch s: the controller tier is whole from this hour on
 CONTROLLER_TIER_FILLED = PREFIX + "tiers:controller-filled"  # the "since" at which no older hourly rollup was left
+NODE_TIER_SINCE = PREFIX + "tiers:node-since"  # epoch s: the node tier is whole from this hour's UTC day on
+NODE_TIER_FILLED = PREFIX + "tiers:node-filled"  # the "since" at which no older hourly rollup was left
 
 # --- the read side (metrics/) and the API (api/) ---
 DAY_CACHE = PREFIX + "api:day:"  # + digest: one finished day's aggregates

@@ -57,6 +57,7 @@ from kubemon.timeseries.schema import (
     GIB,
     HOURLY_POLICY,
     NODE,
+    NODE_DAILY_POLICY,
     RAW_POLICY,
     field_identifier,
     quote_identifier,
@@ -394,7 +395,7 @@ _NODE_FIELDS = (("cpu_core_seconds", "allocatable_millicpu_cores", 1e-3),
 def _capacity_statement(policy, key, params, piece):
     m = NODE
     q = quote_identifier
-    hourly = policy == HOURLY_POLICY
+    hourly = policy != RAW_POLICY  # the hourly rollup and the node tier keep <field>_max
     columns = [f"sum({field_identifier(m, 'interval_seconds')}) AS {q('t')}"]
     for n, (_, name, _) in enumerate(_NODE_FIELDS):
         columns.append(f"max({field_identifier(m, name + '_max' if hourly else name)}) AS {q(f'a{n}')}")
@@ -415,17 +416,23 @@ def node_capacity(window, store=None, use_rollup=True, now=None, fallback=None):
     store = store or get_store()
     now = now or datetime.now(UTC)
     metric = METRICS["cpu/node_allocatable"]
-    pieces = [(RAW_POLICY, window)]
-    if use_rollup:
-        settled = engine.settled_until(now)
-        whole, _ = window.split(settled)
-        if whole is not None:
-            watermark = engine.rollup_watermark(store, metric, whole)
-            late = engine.late_hours(store) if watermark else ()
-            pieces = planner.pieces(window, settled, watermark, late)
+    # Whole days older than the pod detail come from the node tier (a statement of an old month).
+    tier = controllers.node_tier_days(window, now) if use_rollup else None
+    pieces = [(NODE_DAILY_POLICY, tier)] if tier is not None else []
+    for part in controllers.pod_pieces(window, [tier] if tier is not None else []):
+        part_pieces = [(RAW_POLICY, part)]
+        if use_rollup:
+            settled = engine.settled_until(now)
+            whole, _ = part.split(settled)
+            if whole is not None:
+                watermark = engine.rollup_watermark(store, metric, whole)
+                late = engine.late_hours(store) if watermark else ()
+                part_pieces = planner.pieces(part, settled, watermark, late)
+        pieces += part_pieces
     params, statements = {}, []
     for key, (policy, piece) in enumerate(pieces):
-        statements.append(_capacity_statement(policy if policy == RAW_POLICY else HOURLY_POLICY, key, params, piece))
+        policy = policy if policy in (RAW_POLICY, NODE_DAILY_POLICY) else HOURLY_POLICY
+        statements.append(_capacity_statement(policy, key, params, piece))
     results = store.query_many(statements, params=params, epoch="ns")
     days = {}
     for series_list in results:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
-from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ceil_hour, floor_hour
+from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ceil_hour, floor_day, floor_hour
 from kubemon.timeseries.schema import (
     CONTAINER,
     CONTROLLER_DAILY_POLICY,
@@ -36,7 +36,7 @@ from kubemon.timeseries.schema import (
     field_identifier,
     source_identifier,
 )
-from kubemon.timeseries.tiers import controller_tier_since, pod_detail_seconds
+from kubemon.timeseries.tiers import controller_tier_since, node_tier_since, pod_detail_seconds
 from metrics import batch, edges, engine, planner
 from metrics.owners import pod_index
 from metrics.results import Partial
@@ -93,6 +93,18 @@ def detail_since(now):
     or None (kept for ever). InfluxDB drops a week's shard at a time, so older hours may be gone."""
     seconds = pod_detail_seconds()
     return ceil_hour(now - timedelta(seconds=seconds)) if seconds else None
+
+
+def node_tier_days(window, now):
+    """The whole UTC days of ``window`` older than the pod detail that the node tier
+    (``node_daily``) holds, as a Window, or None: idle capacity past the hourly rollup."""
+    boundary, since = detail_since(now), node_tier_since(get_redis())
+    if boundary is None or since is None:
+        return None
+    first = floor_day(window.begin)
+    begin = max(first if first == window.begin else first + DAY, floor_day(since))
+    end = min(floor_day(window.end), floor_day(boundary))
+    return Window(begin, end) if begin < end else None
 
 
 def past_detail(window, store, now):

@@ -164,7 +164,7 @@ class InfluxClient:
         the hourly rollup uses weekly shards, the namespace and controller tiers (few series,
         kept for years) monthly ones, their daily tiers yearly ones. Pod detail (``hourly``,
         ``pod_daily``) shares ``hourly_retention``; the controller tier defaults to the
-        namespace tier's.
+        namespace tier's; the node tier (``node_daily``) is kept as the namespace tier.
         """
         raw_seconds = _parse_duration(raw_retention)
         hourly_seconds = _parse_duration(hourly_retention)
@@ -181,6 +181,7 @@ class InfluxClient:
             ("pod_daily", hourly_seconds, "30d", False),
             ("controller_hourly", controller_seconds, "30d", False),
             ("controller_daily", controller_seconds, _daily_shard(controller_seconds), False),
+            ("node_daily", namespace_seconds, _daily_shard(namespace_seconds), False),
         ):
             duration = f"{seconds}s" if seconds else "INF"
             verb = "ALTER" if name in existing else "CREATE"

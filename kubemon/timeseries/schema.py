@@ -42,12 +42,16 @@ POD_DAILY_POLICY = "pod_daily"
 CONTROLLER_POLICY = "controller_hourly"
 CONTROLLER_DAILY_POLICY = "controller_daily"
 CONTROLLER_TAGS = ("namespace", "controller_kind", "controller")
+# The node tier: each node's observed seconds and largest allocatable per UTC day (the hourly
+# rollup's node points summed), kept as long as the namespace tier, for the idle capacity of
+# statements of months older than the pod detail (metrics.allocation.node_capacity).
+NODE_DAILY_POLICY = "node_daily"
 # The tiers whose points are one per group and day: read in one statement, not through the day cache.
 DAILY_POLICIES = (NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY, CONTROLLER_DAILY_POLICY)
 ROLLUP_POLICIES = (HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY, CONTROLLER_POLICY,
                    CONTROLLER_DAILY_POLICY)
 RETENTION_POLICIES = (RAW_POLICY, HOURLY_POLICY, NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY, POD_DAILY_POLICY,
-                      CONTROLLER_POLICY, CONTROLLER_DAILY_POLICY, "autogen")
+                      CONTROLLER_POLICY, CONTROLLER_DAILY_POLICY, NODE_DAILY_POLICY, "autogen")
 
 
 @dataclass(frozen=True)

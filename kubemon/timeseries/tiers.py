@@ -68,6 +68,21 @@ def pod_detail_seconds():
     return parse_duration(settings.INFLUXDB_HOURLY_RETENTION)
 
 
+# The node tier (``node_daily``): per node and UTC day, the hourly rollup's observed seconds and
+# largest allocatable. Written for the days each rollup run touches, filled backwards the same
+# way; ``NODE_TIER_SINCE``: its days are whole from this hour's UTC day on (each fill rolls whole
+# days from the hourly rollup).
+
+
+def node_tier_since(redis):
+    """The hour (aware datetime) from whose UTC day on the node tier is whole, or None."""
+    return _since(redis, keys.NODE_TIER_SINCE, "node")
+
+
+def set_node_tier_since(redis, hour):
+    redis.set(keys.NODE_TIER_SINCE, int(hour.timestamp()))
+
+
 # The pod tier (``pod_daily``): the hourly rollup summed per pod and UTC day, for final days
 # only (days the rollup no longer rewrites but for late data, which re-rolls its day too).
 # ``POD_TIER_SPAN`` holds the final days it is whole for, ``[since, until)``: ``until`` moves
