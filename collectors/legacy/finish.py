@@ -4,13 +4,13 @@
   re-rolls late hours: a longer ``SELECT ... INTO`` would outlast ``INFLUXDB_TIMEOUT`` on a large
   cluster). It also writes their namespace tier and re-rolls the pod tier of their ended days.
   Then the hours leave the rollup backlog (where the jobs recorded them before writing).
-- Hours written straight into the hourly rollup: their namespace and controller tiers
-  (``roll_namespaces``, ``roll_controllers``: legacy pods have no owner, so no controller; two
-  days per statement as ``collectors.tiers`` fills it) and their final days' pod tier
-  (``roll_pod_days``), and a new generation for their days, so that the day cache never answers
-  them from before the import.
+- Hours written straight into the hourly rollup: their namespace, controller and node tiers
+  (``roll_namespaces``, ``roll_controllers``: legacy pods have no owner, so no controller;
+  ``roll_node_days``; two days per statement as ``collectors.tiers`` fills them) and their final
+  days' pod tier (``roll_pod_days``), and a new generation for their days, so that the day cache
+  never answers them from before the import.
 - Markers: readers use the namespace tier only from ``NAMESPACE_TIER_SINCE`` (the controller tier
-  from ``CONTROLLER_TIER_SINCE``) and the pod tier only
+  from ``CONTROLLER_TIER_SINCE``, the node tier from ``NODE_TIER_SINCE``'s day) and the pod tier only
   within ``POD_TIER_SPAN`` (``kubemon.timeseries.tiers``). History older than them would be read
   from the hourly rollup (right, slower); so the tiers are also rolled over the hours between the
   imported span and the markers, and the markers moved back to the first imported hour. Markers
@@ -19,15 +19,17 @@
 
 from datetime import UTC, datetime
 
-from collectors.rollup import roll_controllers, roll_namespaces, roll_pod_days, rollup_window
+from collectors.rollup import roll_controllers, roll_namespaces, roll_node_days, roll_pod_days, rollup_window
 from kubemon.redis import get_redis
 from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_day
 from kubemon.timeseries.tiers import (
     controller_tier_since,
     namespace_tier_since,
+    node_tier_since,
     pod_tier_span,
     set_controller_tier_since,
     set_namespace_tier_since,
+    set_node_tier_since,
     set_pod_tier_span,
 )
 
@@ -79,6 +81,7 @@ def _roll_namespace_span(store, start, end):
         stop = min(start + TIER_STEP, end)
         roll_namespaces(start, stop, store=store)
         roll_controllers(start, stop, store=store)
+        roll_node_days(start, stop, store=store)
         start = stop
 
 
@@ -113,8 +116,13 @@ def build_tiers(store, checkpoint, now, redis=None):
     controllers = controller_tier_since(redis)
     if controllers is not None and first < controllers:
         if last < controllers:
-            _roll_namespace_span(store, last, controllers)  # both tiers: the namespace one is rewritten as it was
+            _roll_namespace_span(store, last, controllers)  # the other tiers are rewritten as they were
         set_controller_tier_since(redis, first)
+    nodes = node_tier_since(redis)
+    if nodes is not None and first < nodes:
+        if last < nodes:
+            _roll_namespace_span(store, last, nodes)
+        set_node_tier_since(redis, first)
     pods = pod_tier_span(redis)
     if pods is not None and floor_day(first) < pods[0]:
         day = floor_day(first)
