@@ -18,7 +18,7 @@ def test_it_keeps_pod_detail_90_days_and_the_tiers_five_years_by_default(store):
     policies = store.retention_policies()
     assert {name: policies[name] for name in ("hourly", "pod_daily")} == {"hourly": HOURS["90d"],
                                                                           "pod_daily": HOURS["90d"]}
-    for name in ("namespace_hourly", "namespace_daily", "controller_hourly", "controller_daily"):
+    for name in ("namespace_hourly", "namespace_daily", "node_daily", "controller_hourly", "controller_daily"):
         assert policies[name] == HOURS["1825d"], name
 
 
