@@ -79,6 +79,14 @@ def hourly_fields(cpu_millicores, memory):
     return fields
 
 
+def with_heads(hourly, sample):
+    """``hourly`` with the hour's heads (kubemon/timeseries/heads.py), as the rollup sums them from
+    the raw samples: each hour's first sample lies on the hour and stands wholly for the 15 s before it."""
+    from kubemon.timeseries.heads import HEAD_FIELDS, HEAD_SUFFIX
+
+    return {**hourly, **{name + HEAD_SUFFIX: sample[name] for name in HEAD_FIELDS[CONTAINER] if name in sample}}
+
+
 def raw_fields(cpu_millicores, memory):
     return {"cpu_usage_nanocores": cpu_millicores * 1e6,
             "cpu_usage_nanocores_integral": cpu_millicores * 1e6 * INTERVAL,
@@ -96,12 +104,15 @@ def fill(store, pods, days, namespaces, now, legacy_hours):
     started = time.perf_counter()
     hourly = 0
     batch = []
+    # Every hour of a pod is the same: its fields once per pod.
+    per_pod = [with_heads(hourly_fields(50.0 + i % 200, 2.0**27 + i), raw_fields(50.0 + i % 200, 2.0**27 + i))
+               for i in range(len(names))]
     hour = first_hour - timedelta(days=1)  # a day more, for the calendar-aligned window
     while hour < last_whole:
         stamp = int(hour.timestamp())
         for i, (ns, pod) in enumerate(names):
             tags = {"namespace": ns, "pod_name": pod, "container_name": "app", "node_name": f"node-{i % 50:02d}"}
-            batch.append(Point(CONTAINER, tags, hourly_fields(50.0 + i % 200, 2.0**27 + i), stamp))
+            batch.append(Point(CONTAINER, tags, per_pod[i], stamp))
         if len(batch) >= 50_000:
             hourly += store.write(batch, policy="hourly").written
             batch = []
@@ -147,6 +158,7 @@ def build_namespace_tier(first_hour, now):
     from collectors.rollup import roll_namespaces
     from collectors.tiers import fill_pod_tier
     from kubemon.redis import get_redis
+    from kubemon.timeseries.heads import set_heads_since
     from kubemon.timeseries.tiers import set_namespace_tier_since
 
     started = time.perf_counter()
@@ -157,6 +169,8 @@ def build_namespace_tier(first_hour, now):
         written += roll_namespaces(day, min(day + timedelta(days=2), end))
         day += timedelta(days=2)
     set_namespace_tier_since(get_redis(), begin)
+    # The rollup task's marker: the hourly points carry their samples' heads from then on.
+    set_heads_since(get_redis(), begin)
     # The pod tier's filling, run after run until it reaches the oldest hourly data.
     for _ in range(100):
         if fill_pod_tier(get_redis(), now, days=60)[0] <= begin:

@@ -24,7 +24,9 @@ from datetime import UTC, datetime, timedelta
 
 from kubemon import keys
 from kubemon.owners import controller_of
+from kubemon.redis import get_redis
 from kubemon.timeseries import Point, get_store
+from kubemon.timeseries.heads import ensure_heads_since, head_columns
 from kubemon.timeseries.hours import DAY, HOUR, ROLLUP_HORIZON, ROLLUP_RECOMPUTED_HOURS, floor_day, floor_hour
 from kubemon.timeseries.schema import (
     CONTAINER,
@@ -79,6 +81,8 @@ def rollup_select(measurement):
         # Cumulative counters: integers in raw data (Telegraf's type too) and in the rollup.
         parts.append(f"max({q(name)}) AS {q(name + '_max')}")
     parts += sampled_select(measurement)
+    # The samples' heads (kubemon/timeseries/heads.py): what a window edge on the hour subtracts.
+    parts += [f"sum({q(name)}::float) AS {q(name)}" for name in head_columns(measurement)]
     if "interval_seconds" in MEASUREMENTS[measurement].fields:
         parts.append(f"sum({q('interval_seconds')}::float) AS {q('interval_seconds')}")
     return ", ".join(parts)
@@ -133,6 +137,8 @@ def tier_columns(measurement):
         columns.append((name + "_max", "max"))
     columns += [(name, "sum") for name in SUMMED_FIELDS.get(measurement, ())]
     columns += [(term[0] + UNKNOWN_SUFFIX, "sum") for term in foreign_terms(measurement)]
+    # Heads add up over series; a daily tier's are its hours' sum, which no reader reads.
+    columns += [(name, "sum") for name in head_columns(measurement)]
     columns.append(("interval_seconds", "sum"))
     return columns
 
@@ -400,6 +406,10 @@ def fill_foreign(store, measurement, start, end):
 def rollup_recent(now=None, hours=ROLLUP_RECOMPUTED_HOURS, store=None):
     """Recompute the current hour and the ``hours`` before it (``kubemon.timeseries.hours``)."""
     now = now or datetime.now(UTC)
+    try:
+        ensure_heads_since(get_redis(), now)
+    except Exception as exc:  # noqa: BLE001  (Redis down: readers read the edges raw meanwhile)
+        log.warning("could not set the hour heads marker: %s", exc)
     return rollup_window(floor_hour(now) - HOUR * hours, now + timedelta(seconds=1), store=store, now=now)
 
 

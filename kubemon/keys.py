@@ -42,6 +42,7 @@ ROLLUP_LAST_AUDIT = PREFIX + "rollup:last-audit"  # wall time of the last raw-vs
 OPEN_HOUR = PREFIX + "open-hour:"  # + hour epoch: running sums of an hour not yet settled (JSON)
 OPEN_HOUR_LAYOUTS = PREFIX + "open-hour-layouts:"  # + hour epoch: set of the shard counts that summed it
 NAMESPACE_TIER_SINCE = PREFIX + "tiers:namespace-since"  # epoch s: the namespace tier is whole from this hour on
+EDGE_HEADS_SINCE = PREFIX + "rollup:heads-since"  # epoch s: rollup points carry their samples' heads from this hour on
 NAMESPACE_TIER_FILLED = PREFIX + "tiers:namespace-filled"  # the "since" at which no older hourly rollup was left
 POD_TIER_SPAN = PREFIX + "tiers:pod-days"  # "since until" epoch s: the pod tier holds the final days in [since, until)
 POD_TIER_FILLED = PREFIX + "tiers:pod-filled"  # the "since" at which no older hourly rollup was left

@@ -17,6 +17,8 @@ from datetime import timedelta
 
 from django.conf import settings
 
+from kubemon.timeseries.heads import HEAD_FIELDS, HEAD_SUFFIX, reach_seconds
+from kubemon.timeseries.hours import HOUR
 from kubemon.timeseries.schema import (
     CONTAINER,
     RAW_POLICY,
@@ -34,8 +36,7 @@ def reach():
     A sample after a gap may stand for up to the gap limit (COLLECT_GAP_LIMIT_SECONDS); reading
     that far at every edge would cost ten times more rows for the rare gap, so a gap straddling
     an edge goes to the window that holds the sample after it (docs/api.md, "Coverage")."""
-    schedule = settings.COLLECT_SCHEDULE
-    return timedelta(seconds=2 * max(schedule.get("usage") or 15, schedule.get("gpu") or 15))
+    return timedelta(seconds=reach_seconds(settings.COLLECT_SCHEDULE))
 
 
 def _statement(measurement, fields, group_tags, selection, params, key):
@@ -49,12 +50,28 @@ def _statement(measurement, fields, group_tags, selection, params, key):
             f"FROM {source_identifier(m, RAW_POLICY)} WHERE {where} GROUP BY {group}")
 
 
-def statements(metrics, window, group_tags, selection, params, skip_end=False):
+def _heads_statement(measurement, fields, policy, group_tags, selection, params, key):
+    """The heads of the hour starting at the edge, summed per group, under the fields' own names."""
+    m = measurement
+    q = quote_identifier
+    for f in fields:
+        field_identifier(m, f)  # whitelisted: the head column is this field's name and a fixed suffix
+    columns = ", ".join(f"sum({q(f + HEAD_SUFFIX)}) AS {q(f)}" for f in fields)
+    where = f"{selection.where(m, params)} AND time >= $edge_b{key} AND time < $edge_e{key}"
+    group = ", ".join(tag_identifier(m, t) for t in group_tags)
+    return (f"SELECT {columns} FROM {source_identifier(m, policy)} "  # noqa: S608  (whitelisted identifiers; values are $params)
+            f"WHERE {where} GROUP BY {group}")
+
+
+def statements(metrics, window, group_tags, selection, params, skip_end=False, heads=None):
     """``[(measurement, sign, statement)]``: per measurement of ``metrics``, one statement per edge
     (begin: -1, end: +1) reading every field their kinds share out, whose results ``deltas``
     reads; none for kinds without per-sample resource-time. ``skip_end``: no sample of the
     container measurement can lie past the end (``metrics.openedge.nothing_after``), so its end
-    statement is left out. Bounds go into ``params`` as ``$edge_b<n>``/``$edge_e<n>``."""
+    statement is left out. ``heads`` (``{measurement: {sign: policy}}``): edges on a whole hour
+    whose rollup point in that policy holds the samples' heads (``kubemon.timeseries.heads``) are
+    read from it instead of raw data, if every field they share out has heads. Bounds go into
+    ``params`` as ``$edge_b<n>``/``$edge_e<n>``."""
     fields = {}
     for metric in metrics:
         for name, _ in metric.strategy.edge_fields(metric):
@@ -62,13 +79,19 @@ def statements(metrics, window, group_tags, selection, params, skip_end=False):
     span = reach()
     result = []
     for measurement, names in fields.items():
+        by_heads = (heads or {}).get(measurement, {}) if set(names) <= set(HEAD_FIELDS.get(measurement, ())) else {}
         for sign, edge in ((-1, window.begin), (1, window.end)):
             if sign > 0 and skip_end and measurement == CONTAINER:
                 continue
             key = len(result)
-            params[f"edge_b{key}"], params[f"edge_e{key}"] = to_ns(edge), to_ns(edge + span)
-            result.append((measurement, sign, _statement(measurement, list(names), group_tags, selection, params,
-                                                         key)))
+            if sign in by_heads:
+                params[f"edge_b{key}"], params[f"edge_e{key}"] = to_ns(edge), to_ns(edge + HOUR)
+                statement = _heads_statement(measurement, list(names), by_heads[sign], group_tags, selection, params,
+                                             key)
+            else:
+                params[f"edge_b{key}"], params[f"edge_e{key}"] = to_ns(edge), to_ns(edge + span)
+                statement = _statement(measurement, list(names), group_tags, selection, params, key)
+            result.append((measurement, sign, statement))
     return result
 
 
@@ -88,6 +111,13 @@ def deltas(metric, window, group_tags, edges):
             group = deltas.setdefault(tuple(tags.get(t, "") for t in group_tags), {})
             at = {column: n for n, column in enumerate(series["columns"])}
             picks = [(at[name], column) for name, column in fields]
+            if "interval" not in at:
+                # Heads (``_heads_statement``): the part before the edge, taken away at a begin, added at an end.
+                for row in series["values"]:
+                    for n, column in picks:
+                        if row[n] is not None:
+                            group[column] = group.get(column, 0.0) + sign * row[n]
+                continue
             for row in series["values"]:
                 t, interval = row[0], row[at["interval"]]
                 if not interval:

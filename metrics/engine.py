@@ -35,6 +35,7 @@ from django.conf import settings
 
 from kubemon.redis import get_redis
 from kubemon.timeseries import get_store
+from kubemon.timeseries.heads import heads_since
 from kubemon.timeseries.hours import HOUR
 from kubemon.timeseries.schema import (
     CONTAINER,
@@ -115,18 +116,31 @@ def late_hours(store):
 
 def plan(metric, window, store, use_rollup=True, now=None, group_tags=()):
     """``[(policy, window), ...]`` covering ``window`` exactly once (three look-ups, then pure)."""
+    return plan_with_heads(metric, window, store, use_rollup, now, group_tags)[0]
+
+
+def plan_with_heads(metric, window, store, use_rollup=True, now=None, group_tags=()):
+    """``(pieces, heads)``: ``plan``'s pieces, and the window's edges that the heads of their
+    hour's rollup point answer (``{sign: policy}``, ``planner.head_edges``)."""
     settled = settled_until(now or datetime.now(UTC))
     whole = planner.rollup_candidate(metric, window, settled, use_rollup)
     if whole is None:
-        return [(RAW_POLICY, window)]
-    watermark = rollup_watermark(store, metric, whole)
-    pieces = planner.pieces(window, settled, watermark, late_hours(store) if watermark else ())
+        return [(RAW_POLICY, window)], {}
+    # An hour more: an end edge on a whole hour is answered by the next hour's rollup point.
+    watermark = rollup_watermark(store, metric, Window(whole.begin, whole.end + HOUR))
+    late = late_hours(store) if watermark else ()
+    pieces = planner.pieces(window, settled, watermark, late)
     final = daycache.final_before(now or datetime.now(UTC))
+    redis = get_redis()
+    namespace_since = None
     if metric.measurement in NAMESPACE_MEASUREMENTS and tuple(group_tags) == ("namespace",):
-        pieces = planner.namespace_tier(pieces, namespace_tier_since(get_redis()), final)
+        namespace_since = namespace_tier_since(redis)
+        pieces = planner.namespace_tier(pieces, namespace_since, final)
     elif metric.measurement in NAMESPACE_MEASUREMENTS and tuple(group_tags) == ("namespace", "pod_name"):
-        pieces = planner.pod_days(pieces, pod_tier_span(get_redis()), final)
-    return pieces
+        pieces = planner.pod_days(pieces, pod_tier_span(redis), final)
+    heads = planner.head_edges(window, pieces, heads_since(redis) if watermark else None, settled, watermark, late,
+                               namespace_since)
+    return pieces, heads
 
 
 # --- 2. and 3. the day cache, then chunking ---
@@ -199,7 +213,7 @@ def put_spans(cached, results, group_tags):
         daycache.put_span(key, {group: part.values() for group, part in groups.items()})
 
 
-def run_reads(store, jobs, group_tags, selection, window, now, skip_end=False):
+def run_reads(store, jobs, group_tags, selection, window, now, skip_end=False, heads=None):
     """``(results, edge results)``: per job (``[(metric, reads)]``), one list of series per read,
     and ``[(measurement, sign, series list)]`` of the window's edges (``metrics.edges``), all sent
     side by side (``API_QUERY_PARALLELISM``) so the edges cost no extra round trip. The jobs'
@@ -207,7 +221,7 @@ def run_reads(store, jobs, group_tags, selection, window, now, skip_end=False):
     whose samples are final is kept in the day cache (``now`` None: not)."""
     params = {}
     statements, members = batch.plan_statements(jobs, group_tags, selection, params)
-    edge = edges.statements([metric for metric, _ in jobs], window, group_tags, selection, params, skip_end)
+    edge = edges.statements([metric for metric, _ in jobs], window, group_tags, selection, params, skip_end, heads)
     found, keys = _cached_edges(edge, params, window, now)
     missing = [n for n in range(len(edge)) if n not in found]
     results = store.query_many(statements + [edge[n][2] for n in missing], params=params, epoch="ns",
@@ -350,12 +364,14 @@ def aggregate_many(metrics, window, group_tags, selection, store=None, use_rollu
         return [{} for _ in metrics]
     store = store or get_store()
     now = now or datetime.now(UTC)
-    planned, jobs, states = {}, [], []
+    planned, jobs, states, heads = {}, [], [], {}
     for metric in metrics:
         # The plan and the open hours depend on the metric only through these.
         shape = (metric.measurement, bool(metric.rollup), openedge.usable(metric, group_tags))
         if shape not in planned:
-            pieces = plan(metric, window, store, use_rollup, now, group_tags)
+            pieces, found = plan_with_heads(metric, window, store, use_rollup, now, group_tags)
+            if metric.rollup:  # (a kind read raw, such as a counter, has no edges to share out)
+                heads[metric.measurement] = found
             planned[shape] = openedge.open_pieces(metric, pieces, group_tags) if use_rollup else (pieces, {})
         pieces, open_docs = planned[shape]
         reads, cached = reads_and_cached(metric, pieces, group_tags, selection, now)
@@ -367,7 +383,7 @@ def aggregate_many(metrics, window, group_tags, selection, store=None, use_rollu
     skip_end = openedge.nothing_after(window.end, docs, edges.reach())
     # Raw data alone (``use_rollup`` False) is the reference answer: no cache serves it.
     results, edge_results = run_reads(store, jobs, group_tags, selection, window, now if use_rollup else None,
-                                      skip_end)
+                                      skip_end, heads)
     answers = []
     for (metric, reads), found, cached in zip(jobs, results, states, strict=True):
         partials = cached.partials

@@ -134,6 +134,39 @@ def pod_days(pieces, span, final):
     return out
 
 
+def head_edges(window, pieces, since, settled, watermark, late_hours=(), namespace_since=None):
+    """``{sign: policy}``: the window's edges (begin: -1, end: +1) that the heads of their hour's
+    rollup point answer (``kubemon.timeseries.heads``), and the policy to read them from.
+
+    An edge qualifies when it lies on a whole hour from ``since`` on (heads were written), and that
+    hour's rollup point is whole: for the begin, the piece starting there is read from a rollup
+    tier (so the hour is settled, rolled and not late); for the end, the hour after it has settled,
+    lies under the rollup's ``watermark`` and is not late. ``namespace_since``: grouped by
+    namespace, the namespace tier is whole from then on (None: read the hourly rollup)."""
+    if since is None:
+        return {}
+
+    def tier(hour):
+        return NAMESPACE_POLICY if namespace_since is not None and hour >= namespace_since else HOURLY_POLICY
+
+    out = {}
+    begin, end = window.begin, window.end
+    if _whole_hour(begin) and begin >= since:
+        first = next((policy for policy, part in pieces if part.begin == begin), None)
+        if first in (NAMESPACE_POLICY, NAMESPACE_DAILY_POLICY):
+            out[-1] = NAMESPACE_POLICY
+        elif first in (HOURLY_POLICY, POD_DAILY_POLICY):
+            out[-1] = HOURLY_POLICY
+    if (_whole_hour(end) and end >= since and watermark is not None and end + HOUR <= min(settled, watermark)
+            and end not in set(late_hours)):
+        out[1] = tier(end)
+    return out
+
+
+def _whole_hour(moment):
+    return moment == moment.replace(minute=0, second=0, microsecond=0)
+
+
 def whole_days(window, final):
     """``(days, rest)``: day starts fully inside ``window`` and ended by ``final``, and the uncovered spans."""
     first = window.begin.replace(hour=0, minute=0, second=0, microsecond=0)

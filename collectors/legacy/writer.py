@@ -12,8 +12,11 @@ An hourly point is what ``collectors.rollup.rollup_window`` would write from tho
 ``<F>_max``, ``<F>_samples`` and the sums of the summed fields and of ``interval_seconds``.
 """
 
+from django.conf import settings
+
 from collectors.legacy.samples import HOUR_MS, tags_of
 from kubemon.timeseries import Point, to_line
+from kubemon.timeseries.heads import HEAD_SUFFIX, add_heads, head_share, reach_seconds
 from kubemon.timeseries.schema import CONTAINER
 
 CPU_RATE = "cpu/usage_rate"
@@ -53,6 +56,8 @@ def _raw_rows(source, samples):
     integral = field + "_integral"
     cpu = source.name == CPU_RATE
     coverage = primary and source.target == CONTAINER
+    # Samples straddling their hour's start carry their heads, as the collectors' do (heads.py).
+    reach = reach_seconds(settings.COLLECT_SCHEDULE)
     rows = []
     for t, value, interval, gap in samples:
         v = _value(source, value)
@@ -65,6 +70,8 @@ def _raw_rows(source, samples):
             fields["interval_seconds"] = interval
             if coverage and gap:
                 fields["gap_seconds"] = gap
+        if (t // 1000) % 3600 < reach:
+            add_heads(source.target, fields, t / 1000, reach, interval)
         rows.append((fields, t))
     return rows
 
@@ -83,14 +90,20 @@ def _hourly_rows(source, samples):
     field, primary = source.field, source.primary
     cpu = source.name == CPU_RATE
     coverage = primary and source.target == CONTAINER
-    by_hour = {}
+    by_hour, heads = {}, {}
     scale, integer = source.scale, source.integer
+    reach = reach_seconds(settings.COLLECT_SCHEDULE)
     for t, value, interval, gap in samples:
         v = float(round(value * scale)) if integer else float(value * scale)  # _value, inlined: per sample
         hour = t - t % HOUR_MS
         acc = by_hour.get(hour)
         if acc is None:
             acc = by_hour[hour] = [0.0, 0.0, v, 0, 0.0, 0.0, 0.0, False]
+        if (t // 1000) % 3600 < reach:
+            # What the rollup sums of the raw samples' heads (heads.py): the part before the hour.
+            share = head_share(t / 1000, interval, reach)
+            if share:
+                heads[hour] = heads.get(hour, 0.0) + v * interval * share
         acc[0] += v * interval
         acc[1] += v
         if v > acc[2]:
@@ -112,6 +125,11 @@ def _hourly_rows(source, samples):
             fields["interval_seconds"] = intervals
             if coverage and had_gap:
                 fields["gap_seconds"] = gaps
+        head = heads.get(hour)
+        if head is not None and source.rollup:
+            fields[field + "_integral" + HEAD_SUFFIX] = head
+            if cpu:
+                fields["cpu_core_seconds" + HEAD_SUFFIX] = head * 1e-9
         rows.append((fields, hour))
     return rows
 
@@ -131,13 +149,19 @@ def allocation_lines(field, usage_source, key, samples, requests, factors, hourl
 
 def _allocation_rows(field, usage_source, samples, requests, factors, hourly):
     usage_factor, request_factor = factors
-    values = {}
+    values, heads = {}, {}
     scale, integer = usage_source.scale, usage_source.integer
     asked = requests.get
+    reach = reach_seconds(settings.COLLECT_SCHEDULE)
     for t, value, interval, _ in samples:
         usage = (int(round(value * scale)) if integer else float(value * scale)) * usage_factor  # _value
         request = asked(t, 0) * request_factor
         amount = (usage if usage >= request else request) * interval
         slot = t - t % HOUR_MS if hourly else t
         values[slot] = values.get(slot, 0.0) + amount
-    return [({field: amount}, t) for t, amount in values.items()]
+        if (t // 1000) % 3600 < reach:
+            share = head_share(t / 1000, interval, reach)
+            if share:
+                heads[slot] = heads.get(slot, 0.0) + amount * share
+    return [({field: amount, field + HEAD_SUFFIX: heads[t]} if t in heads else {field: amount}, t)
+            for t, amount in values.items()]

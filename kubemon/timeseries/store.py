@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from kubemon.timeseries.conflicts import affected, coerce, parse_conflict
 from kubemon.timeseries.errors import TimeseriesDatabaseMissing, TimeseriesUnavailable, TimeseriesWriteError
+from kubemon.timeseries.heads import HEAD_FIELDS, add_heads, reach_seconds
 from kubemon.timeseries.lineprotocol import LineProtocolError, to_line
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,24 @@ class TimeseriesStore:
         self.replay_budget = replay_budget
 
     # --- writing ---
-    def serialize(self, points, report=None):
-        """Line-protocol lines for ``points``; a point that cannot be carried is skipped and logged."""
+    @functools.cached_property
+    def head_reach(self):
+        """Seconds past an hour's start within which a raw sample gets its heads (``heads.py``)."""
+        from django.conf import settings
+
+        return reach_seconds(settings.COLLECT_SCHEDULE)
+
+    def serialize(self, points, report=None, heads=True):
+        """Line-protocol lines for ``points``; a point that cannot be carried is skipped and logged.
+
+        ``heads``: the points are raw samples with time stamps in seconds, and each one that
+        straddles its hour's start gets its ``<field>_head`` fields (``heads.py``)."""
         lines = []
         append = lines.append
+        reach = self.head_reach if heads else 0
         for point in points:
+            if reach and point[0] in HEAD_FIELDS and point[3] is not None and point[3] % 3600 < reach:
+                point = Point(point[0], point[1], add_heads(point[0], dict(point[2]), point[3], reach), point[3])
             try:
                 line = to_line(*point)
             except LineProtocolError as exc:
@@ -82,7 +96,7 @@ class TimeseriesStore:
 
     def write(self, points, policy="raw", precision="s"):
         report = WriteReport()
-        lines = self.serialize(points, report)
+        lines = self.serialize(points, report, heads=policy == "raw" and precision == "s")
         return report.merge(self.write_lines(lines, policy, precision))
 
     def write_lines(self, lines, policy="raw", precision="s"):

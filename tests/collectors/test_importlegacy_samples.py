@@ -80,8 +80,12 @@ def test_a_cpu_sample_becomes_nanocores_with_its_integral_and_core_seconds():
     key = ("alpha-dev", "web-1", "app", "node-1")
     [point] = raw_points(CPU, key, [(T0, 250, 60.0, 0.0)])
     assert point.tags == {"namespace": "alpha-dev", "pod_name": "web-1", "container_name": "app", "node_name": "node-1"}
+    # On the hour, its minute lies wholly before it: its heads are the whole sample (heads.py).
     assert point.fields == {"cpu_usage_nanocores": 250_000_000, "cpu_usage_nanocores_integral": 15e9,
-                            "cpu_core_seconds": 15.0, "interval_seconds": 60.0}
+                            "cpu_core_seconds": 15.0, "interval_seconds": 60.0,
+                            "cpu_usage_nanocores_integral_head": 15e9, "cpu_core_seconds_head": 15.0}
+    [later] = raw_points(CPU, key, [(T0 + 40_000, 250, 60.0, 0.0)])
+    assert "cpu_core_seconds_head" not in later.fields  # 40 s into its hour: past the edges' reach
     [hour] = hourly_points(CPU, key, [(T0, 250, 60.0, 0.0), (T0 + 60_000, 350, 60.0, 0.0)])
     assert hour.timestamp == T0
     assert hour.fields["cpu_usage_nanocores_samples"] == 2
