@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 
 from collectors import cycles
 from kubemon.timeseries import schema
+from kubemon.timeseries.heads import set_heads_since
 from metrics.catalogue import get_metric
 from metrics.engine import aggregate_rows, plan
 from metrics.selection import Selection
@@ -359,6 +360,9 @@ def run(scenario, start_simulator, store, redis, progress=None, times=None):
     simulator = start_simulator(**scenario.simulator_options(times.start))
     simulator_start = time.perf_counter() - started
     started = time.perf_counter()
+    # kubemon has written its samples' heads since before the run (the rollup task's marker): the
+    # rollup's answers take whole-hour window edges from them (kubemon/timeseries/heads.py).
+    set_heads_since(redis, datetime.fromtimestamp(times.begin, UTC))
     timings = collect(simulator, store, redis, times, progress)
     collection = time.perf_counter() - started
     result = evaluate(simulator, store, times)
