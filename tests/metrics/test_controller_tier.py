@@ -143,8 +143,9 @@ def test_tier_spans_cut_out_late_hours_and_keep_to_whole_hours():
     h = datetime(2026, 3, 1, tzinfo=UTC)
     window = Window(h + timedelta(minutes=5), h + timedelta(hours=6, minutes=1))
     assert controllers.tier_spans(window, None, h + timedelta(hours=9)) == []
-    assert controllers.tier_spans(window, h + timedelta(hours=2), h + timedelta(hours=9), [h + timedelta(hours=3)]) \
-        == [Window(h + timedelta(hours=2), h + timedelta(hours=3)), Window(h + timedelta(hours=4), h + timedelta(hours=6))]
+    late = [h + timedelta(hours=3)]
+    assert controllers.tier_spans(window, h + timedelta(hours=2), h + timedelta(hours=9), late) == [
+        Window(h + timedelta(hours=2), h + timedelta(hours=3)), Window(h + timedelta(hours=4), h + timedelta(hours=6))]
     spans = controllers.tier_spans(window, h, h + timedelta(hours=5))
     assert spans == [Window(h + HOUR, h + timedelta(hours=5))]
     assert controllers.pod_pieces(window, spans) == [Window(window.begin, h + HOUR),
