@@ -81,12 +81,12 @@ def test_the_shipped_limits_are_the_default_ones(store, settings):
 @pytest.mark.django_db
 def test_healthz_counts_the_pod_names_the_rollup_tiers_keep_past_the_raw_retention(client, store):
     """InfluxDB's SHOW TAG VALUES without FROM reads the default policy (raw) only, while the
-    hourly rollup and the pod tier keep 400 days of pod names."""
+    hourly rollup and the pod tier keep 90 days of pod names (INFLUXDB_HOURLY_RETENTION)."""
     import time
 
     from kubemon.timeseries.schema import CONTAINER, HOURLY_POLICY, POD_DAILY_POLICY
 
-    hour = (int(time.time()) - 100 * 86400) // 3600 * 3600  # older than the raw retention
+    hour = (int(time.time()) - 60 * 86400) // 3600 * 3600  # older than the raw retention, inside the pod detail
     tags = [{"namespace": "batch", "pod_name": f"cron-{i}", "container_name": "main", "node_name": "n"}
             for i in range(9)]
     assert store.write([Point(CONTAINER, t, {"cpu_core_seconds": 1.0}, hour) for t in tags],
