@@ -45,6 +45,9 @@ def configure(influx_url, workdir, days=30):
         "INFLUXDB_SPOOL": "none",
         # Raw samples of the window's first hour are --days old: keep them past the default retention.
         "INFLUXDB_RAW_RETENTION": f"{days + 10}d",
+        # ... and pod detail for the whole window (shipped: 90 days), so a tenant's pods over a year
+        # can be asked; per-namespace questions read the namespace tiers either way.
+        "INFLUXDB_HOURLY_RETENTION": f"{max(days + 10, 90)}d",
         "REDIS_URL": bench_redis_url(),
         "LOG_LEVEL": "WARNING",
     })

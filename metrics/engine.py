@@ -79,16 +79,24 @@ def settled_until(now):
     return now - timedelta(seconds=settings.API_ROLLUP_SETTLE_SECONDS)
 
 
-def rollup_watermark(store, metric, whole):
-    """The end of the newest hour the rollup holds inside ``whole``, or None."""
+def rollup_watermark(store, metric, whole, selection=None):
+    """The end of the newest hour the rollup holds inside ``whole``, or None.
+
+    ``selection``: a list of namespaces (a tenant's) looks at their series only, which costs a
+    few series' cursors instead of every one's; their newest hour is no later than everyone's, so
+    at worst more of the window is read raw (where they have no newer samples either)."""
     m = metric.measurement
+    params = {}
+    where = "time >= $b AND time < $e"
+    if selection is not None and selection.namespaces is not None:
+        where = f"{selection.where(m, params)} AND {where}"
     statement = (
         f"SELECT last({field_identifier(m, rollup_marker(m))}) FROM {source_identifier(m, HOURLY_POLICY)} "  # noqa: S608
-        "WHERE time >= $b AND time < $e"
+        f"WHERE {where}"
     )
     # The last day of the span usually holds the answer and costs a thirtieth of a month's scan.
     for begin in dict.fromkeys((max(whole.begin, whole.end - timedelta(days=1)), whole.begin)):
-        series = store.query(statement, params={"b": to_ns(begin), "e": to_ns(whole.end)}, epoch="ns")
+        series = store.query(statement, params={**params, "b": to_ns(begin), "e": to_ns(whole.end)}, epoch="ns")
         if series:
             newest = series[0]["values"][0][0]
             return datetime.fromtimestamp(newest // 1_000_000_000, UTC) + HOUR
@@ -97,7 +105,7 @@ def rollup_watermark(store, metric, whole):
         # (written in the same run as the hourly rollup, never ahead of it): per-namespace questions
         # read them from it, per-pod ones find what remains.
         tier = statement.replace(source_identifier(m, HOURLY_POLICY), source_identifier(m, NAMESPACE_POLICY))
-        series = store.query(tier, params={"b": to_ns(whole.begin), "e": to_ns(whole.end)}, epoch="ns")
+        series = store.query(tier, params={**params, "b": to_ns(whole.begin), "e": to_ns(whole.end)}, epoch="ns")
         if series:
             return datetime.fromtimestamp(series[0]["values"][0][0] // 1_000_000_000, UTC) + HOUR
     return None
@@ -119,7 +127,7 @@ def plan(metric, window, store, use_rollup=True, now=None, group_tags=()):
     return plan_with_heads(metric, window, store, use_rollup, now, group_tags)[0]
 
 
-def plan_with_heads(metric, window, store, use_rollup=True, now=None, group_tags=()):
+def plan_with_heads(metric, window, store, use_rollup=True, now=None, group_tags=(), selection=None):
     """``(pieces, heads)``: ``plan``'s pieces, and the window's edges that the heads of their
     hour's rollup point answer (``{sign: policy}``, ``planner.head_edges``)."""
     settled = settled_until(now or datetime.now(UTC))
@@ -127,7 +135,7 @@ def plan_with_heads(metric, window, store, use_rollup=True, now=None, group_tags
     if whole is None:
         return [(RAW_POLICY, window)], {}
     # An hour more: an end edge on a whole hour is answered by the next hour's rollup point.
-    watermark = rollup_watermark(store, metric, Window(whole.begin, whole.end + HOUR))
+    watermark = rollup_watermark(store, metric, Window(whole.begin, whole.end + HOUR), selection)
     late = late_hours(store) if watermark else ()
     pieces = planner.pieces(window, settled, watermark, late)
     final = daycache.final_before(now or datetime.now(UTC))
@@ -369,7 +377,7 @@ def aggregate_many(metrics, window, group_tags, selection, store=None, use_rollu
         # The plan and the open hours depend on the metric only through these.
         shape = (metric.measurement, bool(metric.rollup), openedge.usable(metric, group_tags))
         if shape not in planned:
-            pieces, found = plan_with_heads(metric, window, store, use_rollup, now, group_tags)
+            pieces, found = plan_with_heads(metric, window, store, use_rollup, now, group_tags, selection)
             if metric.rollup:  # (a kind read raw, such as a counter, has no edges to share out)
                 heads[metric.measurement] = found
             planned[shape] = openedge.open_pieces(metric, pieces, group_tags) if use_rollup else (pieces, {})
